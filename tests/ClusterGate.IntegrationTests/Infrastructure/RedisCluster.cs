@@ -1,0 +1,576 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ClusterGate.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A real 6-node Redis Cluster (3 masters, 3 replicas) of foreground <c>redis-server</c> processes on
+/// free loopback ports, in a fresh temp directory. Every wait is bounded and ends in a
+/// <see cref="TimeoutException"/> that says what it waited for. Dispose kills every process and
+/// deletes the directory; a watchdog does the same if the test host dies first.
+/// </summary>
+public sealed class RedisCluster : IAsyncDisposable
+{
+    public const int NodeCount = 6;
+    public const int SlotCount = 16384;
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan CliTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly string _redisServer;
+    private readonly string _redisCli;
+    private readonly ProcessReaper _reaper;
+    private readonly List<RedisNodeProcess> _nodes;
+    private readonly Dictionary<int, (string Id, string Slots, long SegfaultTimestamp)> _killedMasters = [];
+    private int _disposed;
+
+    private RedisCluster(string directory, string redisServer, string redisCli, ProcessReaper reaper, List<RedisNodeProcess> nodes)
+    {
+        Directory = directory;
+        _redisServer = redisServer;
+        _redisCli = redisCli;
+        _reaper = reaper;
+        _nodes = nodes;
+    }
+
+    public IReadOnlyList<RedisNodeProcess> Nodes => _nodes;
+
+    /// <summary>The temp directory holding one sub-directory per node.</summary>
+    public string Directory { get; }
+
+    /// <summary>Starts 6 nodes, creates the cluster and waits until every node agrees on it.</summary>
+    /// <exception cref="InvalidOperationException">redis-server or redis-cli is missing.</exception>
+    /// <exception cref="TimeoutException">A step did not complete within its bound.</exception>
+    public static async Task<RedisCluster> StartAsync(RedisClusterOptions? options = null, CancellationToken ct = default)
+    {
+        options ??= new RedisClusterOptions();
+        var redisServer = ProcessRunner.FindOnPath("redis-server");
+        var redisCli = ProcessRunner.FindOnPath("redis-cli");
+        if (redisServer is null || redisCli is null)
+        {
+            var missing = string.Join(" and ", new[] { redisServer is null ? "redis-server" : null, redisCli is null ? "redis-cli" : null }.OfType<string>());
+            throw new InvalidOperationException(
+                $"{missing} not found on PATH: integration tests need a real Redis. Install with: apt-get update && apt-get install -y redis-server redis-tools");
+        }
+
+        ProcessReaper.SweepLeftovers();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(options.StartTimeout);
+
+        // A port chosen free can be taken before redis binds it; then start over on fresh ports.
+        const int attempts = 3;
+        for (var attempt = 1; ; attempt++)
+        {
+            var cluster = Create(redisServer, redisCli, options);
+            try
+            {
+                await cluster.StartNodesAsync(cts.Token);
+                await cluster.CreateClusterAsync(cts.Token);
+                await cluster.WaitForConvergenceAsync(options.StartTimeout, cts.Token);
+                foreach (var node in cluster._nodes)
+                {
+                    node.Id = await RespProbe.SendForStringAsync(node.Port, ProbeTimeout, cts.Token, "CLUSTER", "MYID");
+                }
+
+                return cluster;
+            }
+            catch (PortInUseException) when (attempt < attempts)
+            {
+                await cluster.DisposeAsync();
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                await cluster.DisposeAsync();
+                throw new TimeoutException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The 6-node cluster did not start within {options.StartTimeout.TotalSeconds:0} s."));
+            }
+            catch
+            {
+                await cluster.DisposeAsync();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <c>redis-cli -h 127.0.0.1 -p PORT args...</c> (bounded) and returns its stdout. redis-cli
+    /// writes to a pipe here, so its output is the raw form: bare values, one per line, no
+    /// "(integer)" or quotes. Pass "--no-raw" as the first argument for the terminal form. redis-cli
+    /// exits 0 on error replies too; they come back as text ("ERR ..."). Arguments are not
+    /// binary-safe: use a socket for binary keys.
+    /// </summary>
+    public async Task<string> CliAsync(int port, params string[] args) => await CliAsync(port, args, CancellationToken.None);
+
+    /// <inheritdoc cref="CliAsync(int, string[])"/>
+    public async Task<string> CliAsync(int port, IEnumerable<string> args, CancellationToken ct)
+    {
+        var all = new List<string> { "-h", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) };
+        all.AddRange(args);
+        var (exitCode, stdout, stderr) = await ProcessRunner.RunAsync(_redisCli, all, CliTimeout, ct);
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"redis-cli {string.Join(' ', all)} exited with {exitCode}: {stderr}{stdout}");
+        }
+
+        return stdout;
+    }
+
+    /// <summary>The raw <c>CLUSTER NODES</c> text as seen by the node on <paramref name="port"/>.</summary>
+    public Task<string> ClusterNodesAsync(int port, CancellationToken ct = default) =>
+        RespProbe.SendForStringAsync(Node(port).Port, ProbeTimeout, ct, "CLUSTER", "NODES");
+
+    /// <summary><c>CLUSTER NODES</c> of the node on <paramref name="port"/>, parsed.</summary>
+    public async Task<IReadOnlyList<ClusterNodeLine>> ClusterNodeLinesAsync(int port, CancellationToken ct = default) =>
+        ClusterNodeLine.ParseAll(await ClusterNodesAsync(port, ct));
+
+    public RedisNodeProcess Node(int port) =>
+        _nodes.Find(n => n.Port == port) ?? throw new ArgumentException($"No node on port {port} in this cluster.", nameof(port));
+
+    /// <summary>Ports of the masters, as the first running node sees them (failed ones excluded).</summary>
+    public async Task<IReadOnlyList<int>> MasterPortsAsync(CancellationToken ct = default)
+    {
+        var lines = await ClusterNodeLinesAsync(FirstRunningNode().Port, ct);
+        return [.. lines.Where(l => l.IsMaster && !l.IsUnsettled && l.Slots.Length > 0).Select(l => l.Port).Order()];
+    }
+
+    /// <summary>
+    /// Port of the master that owns <paramref name="slot"/>: among the claims in every running node's
+    /// <c>CLUSTER NODES</c>, the live master with the highest config epoch (the cluster's own rule),
+    /// so a node that has not yet heard of a failover does not decide the answer.
+    /// </summary>
+    public async Task<int> MasterPortForSlotAsync(int slot, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(slot, SlotCount);
+        ClusterNodeLine? owner = null;
+        foreach (var node in _nodes.Where(n => n.IsRunning))
+        {
+            var lines = await TryGetLinesAsync(node.Port, ct);
+            foreach (var line in lines ?? [])
+            {
+                if (line.IsMaster && !line.HasFlag("fail") && line.OwnsSlot(slot)
+                    && (owner is null || line.ConfigEpoch > owner.ConfigEpoch))
+                {
+                    owner = line;
+                }
+            }
+        }
+
+        return owner?.Port ?? throw new InvalidOperationException($"No running node knows a live master for slot {slot}.");
+    }
+
+    /// <summary>
+    /// Sends <c>DEBUG SEGFAULT</c> to the node and waits until its process has exited. When the node
+    /// was a master, its id and slots are remembered for <see cref="WaitForPromotionAsync"/>.
+    /// </summary>
+    public async Task SegfaultAsync(int port, CancellationToken ct = default)
+    {
+        var node = Node(port);
+        if (!node.IsRunning)
+        {
+            throw new InvalidOperationException($"Node {node} is not running.");
+        }
+
+        var self = (await ClusterNodeLinesAsync(port, ct)).FirstOrDefault(l => l.IsMyself);
+        if (self is { IsMaster: true })
+        {
+            _killedMasters[port] = (self.Id, self.Slots, Stopwatch.GetTimestamp());
+        }
+
+        try
+        {
+            await RespProbe.SendAsync(port, ProbeTimeout, ct, "DEBUG", "SEGFAULT");
+        }
+        catch (Exception e) when (e is IOException or SocketException or EndOfStreamException or TimeoutException)
+        {
+            // The node dies instead of answering: expected.
+        }
+
+        if (!await node.WaitForExitAsync(TimeSpan.FromSeconds(10), ct))
+        {
+            throw new TimeoutException($"Node {node} did not exit within 10 s of DEBUG SEGFAULT.");
+        }
+    }
+
+    /// <summary>Starts a stopped node again from its own config and directory and waits for PING.</summary>
+    public async Task RestartAsync(int port, CancellationToken ct = default)
+    {
+        var node = Node(port);
+        node.Start(_redisServer);
+        await WaitForPingAsync(node, TimeSpan.FromSeconds(10), ct);
+    }
+
+    /// <summary>
+    /// Waits until a surviving node's <c>CLUSTER NODES</c> shows another node as a healthy master
+    /// holding exactly the slots the dead master had. Returns that node's port and when it became
+    /// visible (and, when the master was killed through <see cref="SegfaultAsync"/>, how long after).
+    /// </summary>
+    public async Task<PromotionResult> WaitForPromotionAsync(int deadMasterPort, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var dead = Node(deadMasterPort);
+        string deadId;
+        string slots;
+        long? since = null;
+        if (_killedMasters.TryGetValue(deadMasterPort, out var killed))
+        {
+            (deadId, slots, since) = (killed.Id, killed.Slots, killed.SegfaultTimestamp);
+        }
+        else
+        {
+            deadId = dead.Id;
+            var view = await ClusterNodeLinesAsync(FirstRunningNode().Port, ct);
+            slots = view.FirstOrDefault(l => l.Id == deadId)?.Slots ?? "";
+        }
+
+        if (slots.Length == 0)
+        {
+            throw new InvalidOperationException($"Node {dead} held no slots when it went down: nothing to promote.");
+        }
+
+        PromotionResult? result = null;
+        await WaitUntilAsync(
+            async token =>
+            {
+                foreach (var survivor in _nodes.Where(n => n.IsRunning && n.Port != deadMasterPort))
+                {
+                    var lines = await TryGetLinesAsync(survivor.Port, token);
+                    var promoted = lines?.FirstOrDefault(l => l.Id != deadId && l.IsMaster && !l.IsUnsettled && l.Slots == slots);
+                    if (promoted is not null)
+                    {
+                        var now = Stopwatch.GetTimestamp();
+                        result = new PromotionResult(
+                            promoted.Port,
+                            promoted.Id,
+                            DateTimeOffset.UtcNow,
+                            since is { } start ? Stopwatch.GetElapsedTime(start, now) : null);
+                        return true;
+                    }
+                }
+
+                return false;
+            },
+            timeout,
+            $"a replica of {dead.Endpoint} to be promoted to master of slots {slots}",
+            ct: ct);
+        return result!;
+    }
+
+    /// <summary>Waits until <paramref name="replicaPort"/> and <paramref name="masterPort"/> both see the first as a replica of the second.</summary>
+    public async Task WaitForReplicaOfAsync(int replicaPort, int masterPort, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var replica = Node(replicaPort);
+        var master = Node(masterPort);
+        await WaitUntilAsync(
+            async token =>
+            {
+                foreach (var viewer in new[] { replica, master })
+                {
+                    var lines = await TryGetLinesAsync(viewer.Port, token);
+                    var line = lines?.FirstOrDefault(l => l.Id == replica.Id);
+                    if (line is null || !line.IsReplica || line.IsUnsettled || line.MasterId != master.Id)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            },
+            timeout,
+            $"{replica.Endpoint} to be a replica of {master.Endpoint} in both their views",
+            ct: ct);
+    }
+
+    /// <summary>
+    /// Waits until every running node reports <c>cluster_state:ok</c>, knows all 6 nodes, has all
+    /// 16384 slots assigned, shows the same masters/slots/replicas with no failed or handshaking node,
+    /// and every replica's link to its master is up.
+    /// </summary>
+    public Task WaitForConvergenceAsync(TimeSpan timeout, CancellationToken ct = default)
+    {
+        var problem = "";
+        return WaitUntilAsync(
+            async token =>
+            {
+                (var converged, problem) = await CheckConvergenceAsync(token);
+                return converged;
+            },
+            timeout,
+            "the cluster to converge",
+            () => problem,
+            ct);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> every 50 ms until true; a clear TimeoutException after <paramref name="timeout"/>.</summary>
+    public static async Task WaitUntilAsync(
+        Func<CancellationToken, Task<bool>> condition,
+        TimeSpan timeout,
+        string description,
+        Func<string>? lastProblem = null,
+        CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        var start = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (await condition(ct))
+            {
+                return;
+            }
+
+            if (Stopwatch.GetElapsedTime(start) >= timeout)
+            {
+                var detail = lastProblem?.Invoke();
+                throw new TimeoutException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"Timed out after {timeout.TotalSeconds:0.#} s waiting for {description}.{(string.IsNullOrEmpty(detail) ? "" : " Last problem: " + detail)}"));
+            }
+
+            await Task.Delay(PollInterval, ct);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var node in _nodes)
+        {
+            node.Dispose();
+        }
+
+        // Anything the Process objects lost track of (should be nothing).
+        ProcessReaper.KillNodesIn(Directory);
+        _reaper.Dispose();
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            try
+            {
+                if (System.IO.Directory.Exists(Directory))
+                {
+                    System.IO.Directory.Delete(Directory, recursive: true);
+                }
+
+                break;
+            }
+            catch (IOException)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    private static RedisCluster Create(string redisServer, string redisCli, RedisClusterOptions options)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), ProcessReaper.DirectoryPrefix + Guid.NewGuid().ToString("N")[..12]);
+        System.IO.Directory.CreateDirectory(directory);
+        var reaper = ProcessReaper.Start(directory);
+        var ports = FreePorts(NodeCount * 2);
+        var nodes = new List<RedisNodeProcess>(NodeCount);
+        for (var i = 0; i < NodeCount; i++)
+        {
+            var nodeDir = Path.Combine(directory, "n" + i.ToString(CultureInfo.InvariantCulture));
+            System.IO.Directory.CreateDirectory(nodeDir);
+            var node = new RedisNodeProcess(ports[i], ports[NodeCount + i], nodeDir);
+            File.WriteAllText(node.ConfigPath, Config(node, options));
+            nodes.Add(node);
+        }
+
+        return new RedisCluster(directory, redisServer, redisCli, reaper, nodes);
+    }
+
+    private static string Config(RedisNodeProcess node, RedisClusterOptions options)
+    {
+        var config = new StringBuilder();
+        config.AppendLine(CultureInfo.InvariantCulture, $"""
+            bind 127.0.0.1
+            port {node.Port}
+            cluster-enabled yes
+            cluster-port {node.BusPort}
+            cluster-config-file nodes.conf
+            cluster-node-timeout {(long)options.NodeTimeout.TotalMilliseconds}
+            cluster-replica-validity-factor 0
+            enable-debug-command yes
+            save ""
+            appendonly no
+            repl-diskless-sync-delay 0
+            daemonize no
+            dir {node.Directory}
+            pidfile {Path.Combine(node.Directory, "redis.pid")}
+            logfile {node.LogPath}
+            """);
+        foreach (var line in options.ExtraConfig)
+        {
+            config.AppendLine(line);
+        }
+
+        return config.ToString();
+    }
+
+    /// <summary>Distinct ports that were free a moment ago, each chosen independently by the OS.</summary>
+    private static int[] FreePorts(int count)
+    {
+        var ports = new HashSet<int>();
+        var listeners = new List<TcpListener>();
+        try
+        {
+            // Hold every listener until all are chosen so the OS cannot hand out the same port twice.
+            while (ports.Count < count)
+            {
+                var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                listeners.Add(listener);
+                ports.Add(((IPEndPoint)listener.LocalEndpoint).Port);
+            }
+        }
+        finally
+        {
+            foreach (var listener in listeners)
+            {
+                listener.Stop();
+                listener.Dispose();
+            }
+        }
+
+        return [.. ports];
+    }
+
+    private async Task StartNodesAsync(CancellationToken ct)
+    {
+        foreach (var node in _nodes)
+        {
+            node.Start(_redisServer);
+        }
+
+        foreach (var node in _nodes)
+        {
+            await WaitForPingAsync(node, TimeSpan.FromSeconds(10), ct);
+        }
+    }
+
+    private static async Task WaitForPingAsync(RedisNodeProcess node, TimeSpan timeout, CancellationToken ct)
+    {
+        await WaitUntilAsync(
+            async token =>
+            {
+                if (!node.IsRunning)
+                {
+                    var diagnostics = node.Diagnostics();
+                    if (diagnostics.Contains("Address already in use", StringComparison.Ordinal))
+                    {
+                        throw new PortInUseException($"Node {node} could not bind its ports:\n{diagnostics}");
+                    }
+
+                    throw new InvalidOperationException($"redis-server for {node} exited during start:\n{diagnostics}");
+                }
+
+                try
+                {
+                    return await RespProbe.SendAsync(node.Port, ProbeTimeout, token, "PING") as string == "PONG";
+                }
+                catch (Exception e) when (e is IOException or SocketException or TimeoutException or RespErrorException)
+                {
+                    return false;
+                }
+            },
+            timeout,
+            $"{node.Endpoint} to answer PING",
+            ct: ct);
+    }
+
+    private async Task CreateClusterAsync(CancellationToken ct)
+    {
+        var args = new List<string> { "--cluster", "create" };
+        args.AddRange(_nodes.Select(n => n.Endpoint));
+        args.AddRange(["--cluster-replicas", "1", "--cluster-yes"]);
+        var (exitCode, stdout, stderr) = await ProcessRunner.RunAsync(_redisCli, args, TimeSpan.FromSeconds(60), ct);
+        if (exitCode != 0 || !stdout.Contains("All 16384 slots covered", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"redis-cli --cluster create failed (exit {exitCode}):\n{stdout}\n{stderr}");
+        }
+    }
+
+    private async Task<(bool Converged, string Problem)> CheckConvergenceAsync(CancellationToken ct)
+    {
+        string? expected = null;
+        foreach (var node in _nodes.Where(n => n.IsRunning))
+        {
+            string info;
+            string nodes;
+            string replication;
+            try
+            {
+                info = await RespProbe.SendForStringAsync(node.Port, ProbeTimeout, ct, "CLUSTER", "INFO");
+                nodes = await RespProbe.SendForStringAsync(node.Port, ProbeTimeout, ct, "CLUSTER", "NODES");
+                replication = await RespProbe.SendForStringAsync(node.Port, ProbeTimeout, ct, "INFO", "replication");
+            }
+            catch (Exception e) when (e is IOException or SocketException or TimeoutException or RespErrorException)
+            {
+                return (false, $"{node.Endpoint}: {e.Message}");
+            }
+
+            foreach (var wanted in new[] { "cluster_state:ok", $"cluster_known_nodes:{NodeCount}", $"cluster_slots_assigned:{SlotCount}" })
+            {
+                if (!info.Contains(wanted, StringComparison.Ordinal))
+                {
+                    return (false, $"{node.Endpoint} lacks {wanted}");
+                }
+            }
+
+            if (replication.Contains("role:slave", StringComparison.Ordinal)
+                && !replication.Contains("master_link_status:up", StringComparison.Ordinal))
+            {
+                return (false, $"{node.Endpoint}: replication link not up yet");
+            }
+
+            var lines = ClusterNodeLine.ParseAll(nodes);
+            if (lines.Count != NodeCount || lines.Any(l => l.IsUnsettled))
+            {
+                return (false, $"{node.Endpoint} sees {lines.Count} nodes, unsettled: {string.Join(", ", lines.Where(l => l.IsUnsettled).Select(l => l.Port + " " + l.Flags))}");
+            }
+
+            var signature = string.Join('\n', lines
+                .Select(l => $"{l.Id} {(l.IsMaster ? "master" : "replica")} {(l.IsMaster ? "-" : l.MasterId)} {l.Slots}")
+                .Order(StringComparer.Ordinal));
+            if (expected is null)
+            {
+                expected = signature;
+            }
+            else if (expected != signature)
+            {
+                return (false, $"{node.Endpoint} disagrees with the other nodes on masters/slots/replicas");
+            }
+        }
+
+        return (expected is not null, expected is null ? "no node running" : "");
+    }
+
+    private static async Task<IReadOnlyList<ClusterNodeLine>?> TryGetLinesAsync(int port, CancellationToken ct)
+    {
+        try
+        {
+            return ClusterNodeLine.ParseAll(await RespProbe.SendForStringAsync(port, ProbeTimeout, ct, "CLUSTER", "NODES"));
+        }
+        catch (Exception e) when (e is IOException or SocketException or TimeoutException or RespErrorException)
+        {
+            return null;
+        }
+    }
+
+    private RedisNodeProcess FirstRunningNode() =>
+        _nodes.Find(n => n.IsRunning) ?? throw new InvalidOperationException("No node of the cluster is running.");
+
+    private sealed class PortInUseException(string message) : Exception(message);
+}
+
+/// <summary>Which node took over a dead master's slots, and when that was first visible.</summary>
+/// <param name="AfterSegfault">Time from DEBUG SEGFAULT to visibility, when the kill went through the fixture.</param>
+public sealed record PromotionResult(int Port, string NodeId, DateTimeOffset VisibleAt, TimeSpan? AfterSegfault);

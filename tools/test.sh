@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Builds the solution and runs every test project in it; the last line is "N passed, M failed".
+# Exit 0 only when nothing failed and at least one test passed. Works from any cwd; CI runs it
+# through .ci/run. Integration tests need redis-server and redis-cli, installed here when missing.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+readonly SOLUTION="ClusterGate.sln"
+readonly RESULTS_DIR="$repo_root/artifacts/test-results"
+readonly INSTALL_COMMAND="apt-get update && apt-get install -y redis-server redis-tools"
+
+ensure_redis() {
+  if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+    return
+  fi
+  echo "redis-server/redis-cli missing: installing redis-server redis-tools"
+  if [[ "$(id -u)" -eq 0 ]]; then
+    apt-get update
+    apt-get install -y redis-server redis-tools
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update
+    sudo apt-get install -y redis-server redis-tools
+  else
+    echo "cannot install as $(id -un) without sudo; run as root: $INSTALL_COMMAND" >&2
+    exit 1
+  fi
+}
+
+# Test projects of the solution: those under tests/ (the solution file is the source of truth).
+test_projects() {
+  dotnet sln "$SOLUTION" list | tr '\134' '/' | grep -E '^tests/.+\.csproj$' | sort
+}
+
+# Reads one attribute of the TRX <Counters .../> element; 0 when absent.
+counter() {
+  local trx="$1" name="$2" value
+  value="$(grep -o "<Counters [^>]*" "$trx" | grep -o " $name=\"[0-9]*\"" | grep -o '[0-9]\+' || true)"
+  echo "${value:-0}"
+}
+
+main() {
+  ensure_redis
+  redis-server --version
+
+  if ! dotnet build "$SOLUTION" -c Release; then
+    echo "dotnet build failed: no tests ran"
+    echo "0 passed, 0 failed"
+    exit 1
+  fi
+
+  rm -rf "$RESULTS_DIR"
+  mkdir -p "$RESULTS_DIR"
+
+  local projects=() project name trx exit_code passed failed total_passed=0 total_failed=0 summary=()
+  mapfile -t projects < <(test_projects)
+  if ((${#projects[@]} == 0)); then
+    echo "no test projects found in $SOLUTION" >&2
+  fi
+
+  for project in "${projects[@]}"; do
+    name="$(basename "$project" .csproj)"
+    trx="$RESULTS_DIR/$name.trx"
+    echo "=== $name"
+    exit_code=0
+    dotnet test "$project" --no-build -c Release \
+      --results-directory "$RESULTS_DIR" \
+      --logger "trx;LogFileName=$name.trx" \
+      --logger "console;verbosity=normal" \
+      --blame-hang-timeout 15m --blame-hang-dump-type none || exit_code=$?
+
+    if [[ ! -f "$trx" ]]; then
+      echo "$name: the run produced no TRX (exit code $exit_code); counted as 1 failed"
+      summary+=("$name: no results, counted as 1 failed")
+      total_failed=$((total_failed + 1))
+      continue
+    fi
+    passed="$(counter "$trx" passed)"
+    failed=$(($(counter "$trx" failed) + $(counter "$trx" error) + $(counter "$trx" timeout) + $(counter "$trx" aborted)))
+    if ((exit_code != 0 && failed == 0)); then
+      echo "$name: dotnet test exited with $exit_code but no test failed (test host crash?); counted as 1 failed"
+      failed=1
+    fi
+    summary+=("$name: $passed passed, $failed failed")
+    total_passed=$((total_passed + passed))
+    total_failed=$((total_failed + failed))
+  done
+
+  echo
+  echo "=== Summary (TRX files in ${RESULTS_DIR#"$repo_root"/})"
+  local line
+  for line in "${summary[@]}"; do
+    echo "$line"
+  done
+  echo "$total_passed passed, $total_failed failed"
+  ((total_failed == 0 && total_passed > 0))
+}
+
+main "$@"
