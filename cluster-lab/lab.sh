@@ -117,6 +117,8 @@ cluster_converged() {
     [[ "$info" == *"cluster_state:ok"* ]] || return 1
     [[ "$info" == *"cluster_known_nodes:$NODE_COUNT"* ]] || return 1
     [[ "$info" == *"cluster_slots_assigned:16384"* ]] || return 1
+    # Every node must also know every replica as a replica (CLUSTER REPLICATE spreads by gossip).
+    [[ "$(cli "$port" CLUSTER NODES 2>/dev/null | grep -cE ' (myself,)?slave ')" -eq $((NODE_COUNT / 2)) ]] || return 1
   done
 }
 
