@@ -95,8 +95,8 @@ public sealed class TopologyBuilder
         }
 
         // Slot ownership: per slot, the claim with the highest config epoch.
-        var slotOwner = new string?[Routing.HashSlotTable.SlotCount];
-        var slotEpoch = new long[Routing.HashSlotTable.SlotCount];
+        var slotOwner = new string?[Routing.HashSlot.SlotCount];
+        var slotEpoch = new long[Routing.HashSlot.SlotCount];
         Array.Fill(slotEpoch, -1);
         foreach (var view in answered)
         {

@@ -81,7 +81,7 @@ public sealed class TopologySnapshot
         Groups = groups;
         Nodes = nodes;
         Migrations = migrations;
-        _slotOwners = new ShardGroup?[Routing.HashSlotTable.SlotCount];
+        _slotOwners = new ShardGroup?[Routing.HashSlot.SlotCount];
         var byNode = new Dictionary<string, ShardGroup>(StringComparer.Ordinal);
         var byAddress = new Dictionary<NodeEndpoint, ShardGroup>();
         foreach (var group in groups)
