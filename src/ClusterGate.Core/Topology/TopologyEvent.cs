@@ -49,7 +49,8 @@ public static class TopologyDiff
 
             var oldMaster = old.RoutableMaster;
             var newMaster = group.RoutableMaster;
-            if (newMaster is not null && newMaster.Id != oldMaster?.Id)
+            // Confirming the master the group already had (first INFO answer, a quick restart) is no change.
+            if (newMaster is not null && newMaster.Id != oldMaster?.Id && newMaster.Id != old.Master?.Id)
             {
                 events.Add(new(TopologyEventKind.MasterChanged, at, version, group.Id, newMaster.Id, old.Master?.Id,
                     $"master {old.Master?.Announced.ToString() ?? "-"} -> {newMaster.Announced}"));

@@ -1,0 +1,241 @@
+using System.Buffers;
+using System.Text;
+using ClusterGate.Core.Resp;
+
+namespace ClusterGate.Core.Frontends.ShardPorts;
+
+/// <summary>
+/// The connection state a client built on its backend connection (AUTH, HELLO, SELECT, CLIENT
+/// SETNAME, READONLY, subscriptions, MULTI, MONITOR). Recorded from successful replies, so only what
+/// Redis accepted is replayed on the next master. Touched by the pump, and by the client loop only
+/// while the pump has no backend.
+/// </summary>
+internal sealed class SessionState
+{
+    private readonly object _gate = new();
+    private readonly HashSet<string> _channels = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _patterns = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _shardChannels = new(StringComparer.Ordinal);
+    private byte[]? _auth;
+    private byte[]? _hello;
+    private byte[]? _select;
+    private byte[]? _setName;
+    private bool _readOnly;
+
+    public bool InMulti { get; set; }
+
+    /// <summary>A failover cut a MULTI short: answer until EXEC/DISCARD locally.</summary>
+    public bool MultiAborted { get; set; }
+
+    public bool Monitoring { get; private set; }
+
+    public bool HasSubscriptions
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _channels.Count + _patterns.Count + _shardChannels.Count > 0;
+            }
+        }
+    }
+
+    public int UnsubscribeAllReplies(CommandKind kind)
+    {
+        lock (_gate)
+        {
+            var count = kind switch
+            {
+                CommandKind.Unsubscribe => _channels.Count,
+                CommandKind.PUnsubscribe => _patterns.Count,
+                _ => _shardChannels.Count,
+            };
+            return Math.Max(1, count);
+        }
+    }
+
+    /// <summary>Records what a successful reply proves about the connection.</summary>
+    public void Apply(PendingCommand command, in ReadOnlySequence<byte> reply, ref bool quitReplied)
+    {
+        switch (command.Kind)
+        {
+            case CommandKind.Normal:
+            case CommandKind.ClusterNodes:
+            case CommandKind.ClusterSlots:
+            case CommandKind.ClusterShards:
+                return;
+            case CommandKind.Auth:
+                lock (_gate)
+                {
+                    _auth = command.Request.ToArray();
+                }
+
+                return;
+            case CommandKind.Hello:
+                lock (_gate)
+                {
+                    _hello = command.Request.ToArray();
+                }
+
+                return;
+            case CommandKind.Select:
+                lock (_gate)
+                {
+                    _select = command.Request.ToArray();
+                }
+
+                return;
+            case CommandKind.ClientSetName:
+                lock (_gate)
+                {
+                    _setName = command.Request.ToArray();
+                }
+
+                return;
+            case CommandKind.ReadOnly:
+                _readOnly = true;
+                return;
+            case CommandKind.ReadWrite:
+                _readOnly = false;
+                return;
+            case CommandKind.Multi:
+                InMulti = true;
+                return;
+            case CommandKind.Exec:
+            case CommandKind.Discard:
+                InMulti = false;
+                return;
+            case CommandKind.Monitor:
+                Monitoring = true;
+                return;
+            case CommandKind.Quit:
+                quitReplied = true;
+                return;
+            case CommandKind.Reset:
+                lock (_gate)
+                {
+                    _auth = _hello = _select = _setName = null;
+                    _readOnly = false;
+                    _channels.Clear();
+                    _patterns.Clear();
+                    _shardChannels.Clear();
+                    InMulti = MultiAborted = Monitoring = false;
+                }
+
+                return;
+            default:
+                ApplySubscription(reply);
+                return;
+        }
+    }
+
+    private void ApplySubscription(in ReadOnlySequence<byte> reply)
+    {
+        var reader = new SequenceReader<byte>(reply);
+        if (RespValue.TryRead(ref reader, RespLimits.Default, out var value, out _) != RespScanStatus.Complete
+            || value is null || value.Items.Count < 2 || value.Items[1].IsNull)
+        {
+            return;
+        }
+
+        var kind = value.Items[0].AsString();
+        var channel = Encoding.Latin1.GetString(value.Items[1].Bytes.Span);
+        lock (_gate)
+        {
+            _ = kind switch
+            {
+                "subscribe" => _channels.Add(channel),
+                "unsubscribe" => _channels.Remove(channel),
+                "psubscribe" => _patterns.Add(channel),
+                "punsubscribe" => _patterns.Remove(channel),
+                "ssubscribe" => _shardChannels.Add(channel),
+                "sunsubscribe" => _shardChannels.Remove(channel),
+                _ => false,
+            };
+        }
+    }
+
+    /// <summary>The backend is gone: a transaction in progress cannot continue on the next one.</summary>
+    public void OnBackendLost()
+    {
+        if (InMulti)
+        {
+            InMulti = false;
+            MultiAborted = true;
+        }
+    }
+
+    /// <summary>The commands that rebuild this state on a new backend connection, in order.</summary>
+    public List<(byte[] Bytes, CommandKind Kind, int Replies)> ReplayCommands(ShardPortOptions options)
+    {
+        var commands = new List<(byte[], CommandKind, int)>();
+        lock (_gate)
+        {
+            if (_hello is null && _auth is null && options.Password is { } password)
+            {
+                commands.Add((Encode(options.User is { } user ? ["AUTH", user, password] : ["AUTH", password]), CommandKind.Auth, 1));
+            }
+
+            if (_auth is not null)
+            {
+                commands.Add((_auth, CommandKind.Auth, 1));
+            }
+
+            if (_hello is not null)
+            {
+                commands.Add((_hello, CommandKind.Hello, 1));
+            }
+
+            if (_select is not null)
+            {
+                commands.Add((_select, CommandKind.Select, 1));
+            }
+
+            if (_setName is not null)
+            {
+                commands.Add((_setName, CommandKind.ClientSetName, 1));
+            }
+
+            if (_readOnly)
+            {
+                commands.Add((Encode(["READONLY"]), CommandKind.ReadOnly, 1));
+            }
+
+            if (_channels.Count > 0)
+            {
+                commands.Add((Encode(["SUBSCRIBE", .. _channels]), CommandKind.Subscribe, _channels.Count));
+            }
+
+            if (_patterns.Count > 0)
+            {
+                commands.Add((Encode(["PSUBSCRIBE", .. _patterns]), CommandKind.PSubscribe, _patterns.Count));
+            }
+
+            // Shard channels of one SSUBSCRIBE must share a slot: replay them one by one.
+            foreach (var channel in _shardChannels)
+            {
+                commands.Add((Encode(["SSUBSCRIBE", channel]), CommandKind.SSubscribe, 1));
+            }
+
+            if (Monitoring)
+            {
+                commands.Add((Encode(["MONITOR"]), CommandKind.Monitor, 1));
+            }
+        }
+
+        return commands;
+    }
+
+    private static byte[] Encode(string[] args)
+    {
+        // Latin-1 round-trips arbitrary channel bytes kept as strings.
+        var writer = new ArrayBufferWriter<byte>();
+        RespWriter.WriteArrayHeader(writer, args.Length);
+        foreach (var arg in args)
+        {
+            RespWriter.WriteBulkString(writer, Encoding.Latin1.GetBytes(arg));
+        }
+
+        return writer.WrittenSpan.ToArray();
+    }
+}

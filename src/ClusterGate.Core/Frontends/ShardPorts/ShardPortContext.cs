@@ -1,0 +1,72 @@
+using ClusterGate.Core.Backends;
+using ClusterGate.Core.Frontends.Rewrite;
+using ClusterGate.Core.Resp;
+using ClusterGate.Core.Routing;
+using ClusterGate.Core.Topology;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterGate.Core.Frontends.ShardPorts;
+
+/// <summary>What every shard session shares: topology, settings, connector, command flags, port map.</summary>
+internal sealed class ShardPortContext
+{
+    private readonly Func<int, int?> _portOf;
+    private CachedMap? _addressMap;
+
+    public ShardPortContext(TopologyMonitor monitor, ShardPortOptions options, BackendConnector connector, ILogger logger, TimeProvider timeProvider, Func<int, int?> portOf)
+    {
+        Monitor = monitor;
+        Options = options;
+        Connector = connector;
+        Logger = logger;
+        TimeProvider = timeProvider;
+        _portOf = portOf;
+    }
+
+    public TopologyMonitor Monitor { get; }
+
+    public ShardPortOptions Options { get; }
+
+    public BackendConnector Connector { get; }
+
+    public ILogger Logger { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public RespLimits Limits { get; } = RespLimits.Default;
+
+    /// <summary>Read from the cluster's <c>COMMAND</c> at start; empty means nothing is retried silently.</summary>
+    public CommandTable Commands { get; set; } = CommandTable.Empty;
+
+    public int? PortOf(int groupId) => _portOf(groupId);
+
+    /// <summary>
+    /// Node → gateway address for rewritten replies: a group's master maps to the group's shard port;
+    /// replicas and nodes outside any group are dropped (the shard port only ever reaches masters).
+    /// </summary>
+    public GatewayAddressMap AddressMap(TopologySnapshot snapshot)
+    {
+        var cached = Volatile.Read(ref _addressMap);
+        if (cached is not null && cached.Version == snapshot.Version)
+        {
+            return cached.Map;
+        }
+
+        var host = Options.AnnounceHost;
+        GatewayAddressMap map = (nodeId, announced) =>
+        {
+            var group = nodeId is not null ? snapshot.GroupByNodeId(nodeId) : snapshot.GroupByAnnouncedEndpoint(announced);
+            if (group?.Master is not { } master)
+            {
+                return null;
+            }
+
+            var isMaster = nodeId is not null ? master.Id == nodeId : master.Announced == announced;
+            return isMaster && PortOf(group.Id) is { } port ? new NodeEndpoint(host, port) : null;
+        };
+        Volatile.Write(ref _addressMap, new CachedMap(snapshot.Version, map));
+        return map;
+    }
+
+    private sealed record CachedMap(long Version, GatewayAddressMap Map);
+}

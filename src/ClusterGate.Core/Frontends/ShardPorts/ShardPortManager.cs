@@ -1,0 +1,327 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Threading.Channels;
+using ClusterGate.Core.Backends;
+using ClusterGate.Core.Routing;
+using ClusterGate.Core.Topology;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ClusterGate.Core.Frontends.ShardPorts;
+
+/// <summary>A shard port and what it serves right now.</summary>
+public sealed record ShardPortBinding(int GroupId, int Port, int ActiveSessions);
+
+/// <summary>
+/// Binds one listener per shard group and follows the topology: groups that appear get a port while
+/// running (Kestrel's socket transport bound directly, since Kestrel fixes its own endpoints at start),
+/// retired groups are unbound, and sessions are told to move when their group's master changes.
+/// </summary>
+public sealed partial class ShardPortManager : IAsyncDisposable
+{
+    private readonly TopologyMonitor _monitor;
+    private readonly ShardPortOptions _options;
+    private readonly ILogger _logger;
+    private readonly SocketTransportFactory _transport;
+    private readonly BackendConnector _connector;
+    private readonly ShardPortContext _context;
+    private readonly ConcurrentDictionary<int, int> _portByGroup = new();
+    private readonly ConcurrentDictionary<int, Listener> _listeners = new();
+    private readonly Channel<TopologySnapshot> _snapshots = Channel.CreateBounded<TopologySnapshot>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly IPAddress _bindAddress;
+    private Task? _follow;
+    private long _sessionIds;
+
+    public ShardPortManager(TopologyMonitor monitor, ShardPortOptions options, ILoggerFactory loggerFactory, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(monitor);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        _monitor = monitor;
+        _options = options;
+        _logger = loggerFactory.CreateLogger<ShardPortManager>();
+        _bindAddress = IPAddress.Parse(options.BindAddress);
+        _transport = new SocketTransportFactory(
+            Options.Create(new SocketTransportOptions
+            {
+                UnsafePreferInlineScheduling = true,
+                WaitForDataBeforeAllocatingBuffer = false,
+                NoDelay = true,
+            }),
+            loggerFactory);
+        _connector = new BackendConnector(loggerFactory);
+        _context = new ShardPortContext(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.ShardSession"), timeProvider ?? TimeProvider.System, PortOf);
+    }
+
+    public IReadOnlyList<ShardPortBinding> Bindings =>
+        [.. _listeners.Values.OrderBy(l => l.Port).Select(l => new ShardPortBinding(l.GroupId, l.Port, l.Sessions.Count))];
+
+    /// <summary>The shard port of a group, once assigned.</summary>
+    public int? PortOf(int groupId) => _portByGroup.TryGetValue(groupId, out var port) ? port : null;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _context.Commands = await LoadCommandTableAsync(cancellationToken);
+        await ReconcileAsync(_monitor.Current, cancellationToken);
+        _monitor.SnapshotPublished += OnSnapshot;
+        _follow = Task.Run(() => FollowAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    /// <summary>Stops accepting, lets in-flight replies drain (bounded), then closes every session.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _monitor.SnapshotPublished -= OnSnapshot;
+        await _stopping.CancelAsync();
+        if (_follow is not null)
+        {
+            await _follow;
+        }
+
+        var listeners = _listeners.Values.ToList();
+        foreach (var listener in listeners)
+        {
+            await listener.StopAcceptingAsync();
+        }
+
+        var sessions = listeners.SelectMany(l => l.Sessions.Values).ToList();
+        foreach (var session in sessions)
+        {
+            session.BeginShutdown();
+        }
+
+        var drained = Task.WhenAll(sessions.Select(s => s.Completion));
+        await Task.WhenAny(drained, Task.Delay(_options.DrainTimeout, cancellationToken));
+        foreach (var session in sessions.Where(s => !s.Completion.IsCompleted))
+        {
+            session.Abort();
+        }
+
+        await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
+        foreach (var listener in listeners)
+        {
+            await listener.DisposeAsync();
+            LogListenerStopped(listener.GroupId, listener.Port);
+        }
+
+        _listeners.Clear();
+    }
+
+    private void OnSnapshot(TopologySnapshot snapshot) => _snapshots.Writer.TryWrite(snapshot);
+
+    private async Task FollowAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var snapshot in _snapshots.Reader.ReadAllAsync(cancellationToken))
+            {
+                try
+                {
+                    await ReconcileAsync(snapshot, cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogReconcileFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ReconcileAsync(TopologySnapshot snapshot, CancellationToken cancellationToken)
+    {
+        foreach (var group in snapshot.Groups)
+        {
+            if (_listeners.TryGetValue(group.Id, out var listener))
+            {
+                var master = group.RoutableMaster;
+                if (master is not null && master.Id != listener.LastMasterId)
+                {
+                    listener.LastMasterId = master.Id;
+                    foreach (var session in listener.Sessions.Values)
+                    {
+                        if (session.BackendNodeId is { } node && node != master.Id)
+                        {
+                            session.RequestMove();
+                        }
+                    }
+                }
+
+                continue;
+            }
+
+            var port = AssignPort(group);
+            try
+            {
+                var bound = await _transport.BindAsync(new IPEndPoint(_bindAddress, port), cancellationToken);
+                listener = new Listener(group.Id, port, bound) { LastMasterId = group.RoutableMaster?.Id };
+                _listeners[group.Id] = listener;
+                listener.AcceptLoop = Task.Run(() => AcceptAsync(listener), CancellationToken.None);
+                LogListenerStarted(group.Id, port, group.Master?.Announced.ToString() ?? "-", string.Join(' ', group.Slots));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Retried on the next snapshot: the port may be free by then.
+                LogListenerFailed(ex, group.Id, port);
+            }
+        }
+
+        foreach (var listener in _listeners.Values)
+        {
+            if (snapshot.GroupById(listener.GroupId) is null)
+            {
+                _listeners.TryRemove(listener.GroupId, out _);
+                await listener.StopAcceptingAsync();
+                foreach (var session in listener.Sessions.Values)
+                {
+                    session.BeginShutdown();
+                }
+
+                LogListenerStopped(listener.GroupId, listener.Port);
+            }
+        }
+    }
+
+    private int AssignPort(ShardGroup group)
+    {
+        if (_portByGroup.TryGetValue(group.Id, out var known))
+        {
+            return known;
+        }
+
+        var taken = new HashSet<int>(_portByGroup.Values);
+        int port;
+        var pin = _options.Pins.FirstOrDefault(p => group.Slots.Any(r => r.Contains(p.Slot)));
+        if (pin is not null && !taken.Contains(pin.Port))
+        {
+            port = pin.Port;
+        }
+        else
+        {
+            var pinned = new HashSet<int>(_options.Pins.Select(p => p.Port));
+            port = _options.BasePort + group.Id;
+            while (taken.Contains(port) || pinned.Contains(port))
+            {
+                port++;
+            }
+        }
+
+        _portByGroup[group.Id] = port;
+        return port;
+    }
+
+    private async Task AcceptAsync(Listener listener)
+    {
+        while (true)
+        {
+            ConnectionContext? connection;
+            try
+            {
+                connection = await listener.Transport.AcceptAsync();
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+            {
+                return;
+            }
+
+            if (connection is null)
+            {
+                return;
+            }
+
+            var session = new ShardSession(connection, _context, listener.GroupId, Interlocked.Increment(ref _sessionIds));
+            listener.Sessions[session.Id] = session;
+            _ = RunSessionAsync(listener, session, connection);
+        }
+    }
+
+    private async Task RunSessionAsync(Listener listener, ShardSession session, ConnectionContext connection)
+    {
+        try
+        {
+            await session.RunAsync();
+        }
+        catch (Exception ex)
+        {
+            LogSessionFailed(ex, session.Id, listener.GroupId);
+        }
+        finally
+        {
+            listener.Sessions.TryRemove(session.Id, out _);
+            await connection.DisposeAsync();
+        }
+    }
+
+    private async Task<CommandTable> LoadCommandTableAsync(CancellationToken cancellationToken)
+    {
+        foreach (var node in _monitor.Current.Nodes.Where(n => !n.IsDown).OrderBy(n => n.IsMaster ? 0 : 1))
+        {
+            try
+            {
+                var reply = await _monitor.Nodes.ExecuteAsync(node.Connect, ["COMMAND"], cancellationToken);
+                var table = CommandTable.FromCommandReply(reply);
+                if (table.Count > 0)
+                {
+                    LogCommandTableLoaded(table.Count, node.Connect.ToString());
+                    return table;
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogCommandTableFailed(node.Connect.ToString(), ex.Message);
+            }
+        }
+
+        return CommandTable.Empty;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            await StopAsync(CancellationToken.None);
+        }
+
+        _connector.Dispose();
+        _stopping.Dispose();
+    }
+
+    private sealed class Listener(int groupId, int port, IConnectionListener transport) : IAsyncDisposable
+    {
+        private int _stopped;
+
+        public int GroupId { get; } = groupId;
+
+        public int Port { get; } = port;
+
+        public IConnectionListener Transport { get; } = transport;
+
+        public ConcurrentDictionary<long, ShardSession> Sessions { get; } = new();
+
+        public string? LastMasterId { get; set; }
+
+        public Task? AcceptLoop { get; set; }
+
+        public async Task StopAcceptingAsync()
+        {
+            if (Interlocked.Exchange(ref _stopped, 1) == 0)
+            {
+                await Transport.UnbindAsync();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAcceptingAsync();
+            await Transport.DisposeAsync();
+            if (AcceptLoop is not null)
+            {
+                await AcceptLoop;
+            }
+        }
+    }
+}

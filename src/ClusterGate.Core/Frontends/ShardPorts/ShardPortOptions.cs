@@ -1,0 +1,39 @@
+namespace ClusterGate.Core.Frontends.ShardPorts;
+
+/// <summary>A shard port fixed to the group that owns <see cref="Slot"/>, so several gateways expose identical ports.</summary>
+public sealed record ShardPortPin(int Port, int Slot);
+
+/// <summary>Settings of the shard-port frontend.</summary>
+public sealed class ShardPortOptions
+{
+    /// <summary>Address the shard ports listen on.</summary>
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>Host written into rewritten replies (MOVED/ASK, CLUSTER NODES/SLOTS/SHARDS).</summary>
+    public string AnnounceHost { get; set; } = "127.0.0.1";
+
+    /// <summary>Group <c>i</c> (ordered by lowest slot at first discovery) listens on <c>BasePort + i</c>.</summary>
+    public int BasePort { get; set; } = 7100;
+
+    public IList<ShardPortPin> Pins { get; init; } = [];
+
+    /// <summary>Rewrite node addresses in replies so clients only ever see gateway ports.</summary>
+    public bool RewriteRedirects { get; set; } = true;
+
+    /// <summary>How long commands wait while their group has no confirmed master before they fail.</summary>
+    public TimeSpan HoldTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Bound on connecting to a backend master.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most commands of one client sent and not yet answered; past it the client is not read (backpressure).</summary>
+    public int MaxPendingPerSession { get; set; } = 16 * 1024;
+
+    /// <summary>On shutdown, how long in-flight replies may take to drain before connections close.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Backend credentials used when the client did not AUTH itself (and for replay).</summary>
+    public string? User { get; set; }
+
+    public string? Password { get; set; }
+}

@@ -1,0 +1,1027 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Text;
+using ClusterGate.Core.Backends;
+using ClusterGate.Core.Frontends.Rewrite;
+using ClusterGate.Core.Resp;
+using ClusterGate.Core.Routing;
+using ClusterGate.Core.Topology;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterGate.Core.Frontends.ShardPorts;
+
+/// <summary>
+/// One client connection on a shard port, relayed to its group's current master.
+/// </summary>
+/// <remarks>
+/// Two loops share the session. The client loop parses requests, records each as a
+/// <see cref="PendingCommand"/> (with a pooled copy of its bytes) and writes it to the backend; it
+/// holds <see cref="_sendLock"/> while it sends. The pump is the only writer to the client: it
+/// matches backend reply frames to pending commands in order, writes gateway-made replies in their
+/// place, and owns failover: on backend loss it takes the send lock, turns in-flight writes into
+/// "outcome unknown" errors, keeps read-only commands for resending, waits (bounded) for the group's
+/// next confirmed master, replays connection state and resends.
+/// </remarks>
+internal sealed class ShardSession : IDisposable
+{
+    private static readonly byte[] ProtocolErrorPrefix = "-ERR "u8.ToArray();
+
+    private readonly ConnectionContext _client;
+    private readonly ShardPortContext _context;
+    private readonly int _groupId;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly SemaphoreSlim _credits;
+    private readonly ConcurrentQueue<PendingCommand> _pending = new();
+    private readonly ConcurrentQueue<PendingCommand> _pool = new();
+    private readonly RespRequest _request = new();
+    private readonly SessionState _state = new();
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _aborted = new();
+    private BackendConnection? _backend;
+    private RespScanState _replyScan;
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _clientDone;
+    private volatile bool _stopping;
+    private volatile bool _moveRequested;
+    private bool _quitReplied;
+
+    public ShardSession(ConnectionContext client, ShardPortContext context, int groupId, long id)
+    {
+        _client = client;
+        _context = context;
+        _groupId = groupId;
+        _logger = context.Logger;
+        Id = id;
+        _credits = new SemaphoreSlim(context.Options.MaxPendingPerSession, context.Options.MaxPendingPerSession);
+    }
+
+    public long Id { get; }
+
+    public Task Completion => _done.Task;
+
+    public string? BackendNodeId => Volatile.Read(ref _backend)?.NodeId;
+
+    /// <summary>The group's master changed: move to it once in-flight replies are in.</summary>
+    public void RequestMove()
+    {
+        _moveRequested = true;
+        Wake();
+    }
+
+    /// <summary>Stop reading new commands; in-flight replies still drain.</summary>
+    public void BeginShutdown()
+    {
+        _stopping = true;
+        _client.Transport.Input.CancelPendingRead();
+        Wake();
+    }
+
+    /// <summary>Drop everything now (drain time is over).</summary>
+    public void Abort()
+    {
+        if (_done.Task.IsCompleted)
+        {
+            return;
+        }
+
+        _aborted.Cancel();
+        _client.Abort(new ConnectionAbortedException("the gateway is shutting down"));
+        Volatile.Read(ref _backend)?.Abort();
+        Wake();
+    }
+
+    public async Task RunAsync()
+    {
+        ShardSessionLog.SessionStarted(_logger, Id, _groupId, _client.RemoteEndPoint?.ToString() ?? "?");
+        var pump = Task.Run(PumpAsync);
+        try
+        {
+            await ClientLoopAsync();
+        }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException)
+        {
+            // The client went away; nothing to answer.
+        }
+        finally
+        {
+            _clientDone = true;
+            Wake();
+        }
+
+        try
+        {
+            await pump;
+        }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            if (Interlocked.Exchange(ref _backend, null) is { } backend)
+            {
+                await backend.DisposeAsync();
+            }
+
+            while (_pending.TryDequeue(out var p))
+            {
+                p.Reset();
+            }
+
+            await _client.Transport.Output.CompleteAsync();
+            await _client.Transport.Input.CompleteAsync();
+            ShardSessionLog.SessionEnded(_logger, Id, _groupId);
+            Dispose();
+            _done.TrySetResult();
+        }
+    }
+
+    // ---------------------------------------------------------------- client → backend
+
+    private async Task ClientLoopAsync()
+    {
+        var input = _client.Transport.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync(_aborted.Token);
+            var buffer = result.Buffer;
+            var consumed = buffer.Start;
+            try
+            {
+                if (_stopping)
+                {
+                    return;
+                }
+
+                while (true)
+                {
+                    // Backpressure: at most MaxPendingPerSession commands of this client in flight.
+                    await _credits.WaitAsync(_aborted.Token);
+                    _credits.Release();
+
+                    await _sendLock.WaitAsync(_aborted.Token);
+                    BatchOutcome outcome;
+                    try
+                    {
+                        if (Volatile.Read(ref _backend) is null && !_clientDone)
+                        {
+                            await AcquireBackendLockedAsync();
+                        }
+
+                        var backend = Volatile.Read(ref _backend);
+                        outcome = ProcessRequests(buffer.Slice(consumed), backend, out var processed);
+                        consumed = buffer.GetPosition(processed, consumed);
+                        if (outcome.WroteToBackend && backend is not null)
+                        {
+                            try
+                            {
+                                await backend.Output.FlushAsync(_aborted.Token);
+                            }
+                            catch (Exception ex) when (ex is not OperationCanceledException)
+                            {
+                                // The pump sees the same failure on its read side and handles it.
+                            }
+                        }
+
+                        if (outcome.WroteLocal)
+                        {
+                            Wake();
+                        }
+                    }
+                    finally
+                    {
+                        _sendLock.Release();
+                    }
+
+                    if (outcome.Stop)
+                    {
+                        return;
+                    }
+
+                    if (!outcome.MoreCompleteFrames)
+                    {
+                        break;
+                    }
+                }
+
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+            finally
+            {
+                input.AdvanceTo(consumed, buffer.End);
+            }
+        }
+    }
+
+    private readonly record struct BatchOutcome(bool WroteToBackend, bool WroteLocal, bool MoreCompleteFrames, bool Stop);
+
+    private BatchOutcome ProcessRequests(ReadOnlySequence<byte> buffer, BackendConnection? backend, out long processed)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        var wroteBackend = false;
+        var wroteLocal = false;
+        processed = 0;
+        while (!reader.End)
+        {
+            if (!_credits.Wait(0))
+            {
+                return new(wroteBackend, wroteLocal, MoreCompleteFrames: true, Stop: false);
+            }
+
+            var status = RespRequestParser.TryParse(ref reader, _context.Limits, _request, out var error);
+            if (status == RespScanStatus.Incomplete)
+            {
+                _credits.Release();
+                break;
+            }
+
+            if (status == RespScanStatus.Error)
+            {
+                // Like Redis: answer the protocol error, then close once earlier replies are out.
+                ShardSessionLog.ProtocolError(_logger, Id, error ?? "?");
+                EnqueueLocal(Concat(ProtocolErrorPrefix, error ?? "Protocol error"));
+                processed = reader.Consumed;
+                return new(wroteBackend, WroteLocal: true, MoreCompleteFrames: false, Stop: true);
+            }
+
+            processed = reader.Consumed;
+            if (_request.Count == 0)
+            {
+                _credits.Release();
+                continue;
+            }
+
+            var kind = Classify(_request, out var replies);
+            if (_state.MultiAborted)
+            {
+                wroteLocal = true;
+                EnqueueLocal(kind switch
+                {
+                    CommandKind.Exec => ShardReplies.ExecAbortedByFailover,
+                    CommandKind.Discard => ShardReplies.Ok,
+                    _ => ShardReplies.TransactionAbortedByFailover,
+                });
+                if (kind is CommandKind.Exec or CommandKind.Discard)
+                {
+                    _state.MultiAborted = false;
+                }
+
+                continue;
+            }
+
+            if (backend is null)
+            {
+                wroteLocal = true;
+                EnqueueLocal(ShardReplies.NoMaster(_groupId, _context.Options.HoldTimeout));
+                continue;
+            }
+
+            var flags = _context.Commands.Lookup(_request.Argument(0), _request.Count > 1 ? _request.Argument(1) : default);
+            var readOnly = (flags & CommandFlags.ReadOnly) != 0 && (flags & (CommandFlags.Write | CommandFlags.Blocking)) == 0;
+            var pending = Rent();
+            pending.Init(_request.Frame, kind, readOnly, isInternal: false, replies, holdsCredit: true);
+            _pending.Enqueue(pending);
+            backend.Output.Write(pending.Request.Span);
+            wroteBackend = true;
+            if (kind == CommandKind.Quit)
+            {
+                return new(wroteBackend, wroteLocal, MoreCompleteFrames: false, Stop: true);
+            }
+        }
+
+        return new(wroteBackend, wroteLocal, MoreCompleteFrames: false, Stop: false);
+    }
+
+    private CommandKind Classify(RespRequest request, out int replies)
+    {
+        replies = 1;
+        var name = request.ArgumentLength(0);
+        var args = request.Count - 1;
+        switch (name)
+        {
+            case 4:
+                if (request.ArgumentEquals(0, "AUTH"u8))
+                {
+                    return CommandKind.Auth;
+                }
+
+                if (request.ArgumentEquals(0, "EXEC"u8))
+                {
+                    return CommandKind.Exec;
+                }
+
+                if (request.ArgumentEquals(0, "QUIT"u8))
+                {
+                    return CommandKind.Quit;
+                }
+
+                break;
+            case 5:
+                if (request.ArgumentEquals(0, "HELLO"u8))
+                {
+                    return CommandKind.Hello;
+                }
+
+                if (request.ArgumentEquals(0, "MULTI"u8))
+                {
+                    return CommandKind.Multi;
+                }
+
+                if (request.ArgumentEquals(0, "RESET"u8))
+                {
+                    return CommandKind.Reset;
+                }
+
+                break;
+            case 6:
+                if (request.ArgumentEquals(0, "SELECT"u8))
+                {
+                    return CommandKind.Select;
+                }
+
+                if (args >= 2 && request.ArgumentEquals(0, "CLIENT"u8) && request.ArgumentEquals(1, "SETNAME"u8))
+                {
+                    return CommandKind.ClientSetName;
+                }
+
+                break;
+            case 7:
+                if (request.ArgumentEquals(0, "DISCARD"u8))
+                {
+                    return CommandKind.Discard;
+                }
+
+                if (request.ArgumentEquals(0, "MONITOR"u8))
+                {
+                    return CommandKind.Monitor;
+                }
+
+                if (args >= 1 && request.ArgumentEquals(0, "CLUSTER"u8))
+                {
+                    if (request.ArgumentEquals(1, "NODES"u8))
+                    {
+                        return CommandKind.ClusterNodes;
+                    }
+
+                    if (request.ArgumentEquals(1, "SLOTS"u8))
+                    {
+                        return CommandKind.ClusterSlots;
+                    }
+
+                    if (request.ArgumentEquals(1, "SHARDS"u8))
+                    {
+                        return CommandKind.ClusterShards;
+                    }
+                }
+
+                break;
+            case 8:
+                if (request.ArgumentEquals(0, "READONLY"u8))
+                {
+                    return CommandKind.ReadOnly;
+                }
+
+                break;
+            case 9:
+                if (request.ArgumentEquals(0, "READWRITE"u8))
+                {
+                    return CommandKind.ReadWrite;
+                }
+
+                if (request.ArgumentEquals(0, "SUBSCRIBE"u8))
+                {
+                    replies = Math.Max(1, args);
+                    return CommandKind.Subscribe;
+                }
+
+                break;
+            case 10:
+                if (request.ArgumentEquals(0, "PSUBSCRIBE"u8))
+                {
+                    replies = Math.Max(1, args);
+                    return CommandKind.PSubscribe;
+                }
+
+                if (request.ArgumentEquals(0, "SSUBSCRIBE"u8))
+                {
+                    replies = Math.Max(1, args);
+                    return CommandKind.SSubscribe;
+                }
+
+                break;
+            case 11:
+                if (request.ArgumentEquals(0, "UNSUBSCRIBE"u8))
+                {
+                    replies = args > 0 ? args : _state.UnsubscribeAllReplies(CommandKind.Unsubscribe);
+                    return CommandKind.Unsubscribe;
+                }
+
+                break;
+            case 12:
+                if (request.ArgumentEquals(0, "PUNSUBSCRIBE"u8))
+                {
+                    replies = args > 0 ? args : _state.UnsubscribeAllReplies(CommandKind.PUnsubscribe);
+                    return CommandKind.PUnsubscribe;
+                }
+
+                if (request.ArgumentEquals(0, "SUNSUBSCRIBE"u8))
+                {
+                    replies = args > 0 ? args : _state.UnsubscribeAllReplies(CommandKind.SUnsubscribe);
+                    return CommandKind.SUnsubscribe;
+                }
+
+                break;
+        }
+
+        return CommandKind.Normal;
+    }
+
+    // ---------------------------------------------------------------- backend → client
+
+    private async Task PumpAsync()
+    {
+        var output = _client.Transport.Output;
+        while (!_aborted.IsCancellationRequested)
+        {
+            // Taken before any check, so a Wake() after this point is never lost.
+            var wakeSource = Volatile.Read(ref _wake);
+            if (DrainLocalReplies(output))
+            {
+                if (!await FlushClientAsync(output))
+                {
+                    return;
+                }
+            }
+
+            if (_clientDone && _pending.IsEmpty)
+            {
+                return;
+            }
+
+            if (_quitReplied)
+            {
+                return;
+            }
+
+            if (_moveRequested)
+            {
+                _moveRequested = false;
+                await MoveIfMasterChangedAsync(output);
+                continue;
+            }
+
+            var backend = Volatile.Read(ref _backend);
+            if (backend is null)
+            {
+                if (_state.HasSubscriptions && !_clientDone)
+                {
+                    // A subscriber sends nothing: the pump itself must bring it to the new master.
+                    await _sendLock.WaitAsync(_aborted.Token);
+                    try
+                    {
+                        if (Volatile.Read(ref _backend) is null)
+                        {
+                            await AcquireBackendLockedAsync();
+                        }
+                    }
+                    finally
+                    {
+                        _sendLock.Release();
+                    }
+
+                    continue;
+                }
+
+                await wakeSource.Task.WaitAsync(_aborted.Token);
+                Interlocked.CompareExchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), wakeSource);
+                continue;
+            }
+
+            var alive = await ReadRepliesOnceAsync(backend, output);
+            if (!alive)
+            {
+                if (_quitReplied)
+                {
+                    return;
+                }
+
+                await _sendLock.WaitAsync(_aborted.Token);
+                try
+                {
+                    if (ReferenceEquals(Volatile.Read(ref _backend), backend))
+                    {
+                        await LoseBackendLockedAsync(backend, output);
+                    }
+                }
+                finally
+                {
+                    _sendLock.Release();
+                }
+            }
+        }
+    }
+
+    /// <summary>Reads one batch of reply frames and writes them to the client. False when the backend is gone.</summary>
+    private async Task<bool> ReadRepliesOnceAsync(BackendConnection backend, PipeWriter output)
+    {
+        ReadResult result;
+        try
+        {
+            result = await backend.Input.ReadAsync(_aborted.Token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_aborted.IsCancellationRequested)
+        {
+            ShardSessionLog.BackendLost(_logger, Id, _groupId, backend.Endpoint.ToString(), ex.Message);
+            return false;
+        }
+
+        var buffer = result.Buffer;
+        var consumed = buffer.Start;
+        bool corrupt;
+        bool wrote;
+        try
+        {
+            wrote = ProcessReplies(buffer, output, ref consumed, out corrupt);
+        }
+        finally
+        {
+            backend.Input.AdvanceTo(consumed, buffer.End);
+        }
+
+        wrote |= DrainLocalReplies(output);
+        if (wrote && !await FlushClientAsync(output))
+        {
+            _clientDone = true;
+        }
+
+        if (corrupt)
+        {
+            ShardSessionLog.BackendLost(_logger, Id, _groupId, backend.Endpoint.ToString(), "malformed reply");
+            return false;
+        }
+
+        if (result.IsCompleted)
+        {
+            if (!_quitReplied)
+            {
+                ShardSessionLog.BackendLost(_logger, Id, _groupId, backend.Endpoint.ToString(), "connection closed");
+            }
+
+            return false;
+        }
+
+        return true;
+    }
+
+    private bool ProcessReplies(ReadOnlySequence<byte> buffer, PipeWriter output, ref SequencePosition consumed, out bool corrupt)
+    {
+        corrupt = false;
+        var wrote = false;
+        var snapshot = _context.Monitor.Current;
+        while (true)
+        {
+            wrote |= DrainLocalReplies(output);
+            var rest = buffer.Slice(consumed);
+            if (rest.IsEmpty)
+            {
+                return wrote;
+            }
+
+            var reader = new SequenceReader<byte>(rest);
+            var status = RespFrameScanner.TryScan(ref reader, _context.Limits, ref _replyScan, out _);
+            if (status == RespScanStatus.Incomplete)
+            {
+                return wrote;
+            }
+
+            if (status == RespScanStatus.Error)
+            {
+                corrupt = true;
+                return wrote;
+            }
+
+            var frame = rest.Slice(0, reader.Consumed);
+            consumed = reader.Position;
+            HandleFrame(frame, output, snapshot);
+            wrote = true;
+        }
+    }
+
+    private void HandleFrame(ReadOnlySequence<byte> frame, PipeWriter output, TopologySnapshot snapshot)
+    {
+        var head = _pending.TryPeek(out var p) ? p : null;
+        if (head is null || (_state.Monitoring && !head.IsInternal) || ReplyInspector.IsUnsolicited(frame, _state.HasSubscriptions || IsSubscribeFamily(head.Kind)))
+        {
+            Forward(frame, output);
+            return;
+        }
+
+        var isError = frame.FirstSpan[0] == (byte)'-';
+        if (!head.IsInternal)
+        {
+            if (isError)
+            {
+                WriteError(frame, output, snapshot);
+            }
+            else if (_context.Options.RewriteRedirects && head.Kind is CommandKind.ClusterNodes or CommandKind.ClusterSlots or CommandKind.ClusterShards)
+            {
+                WriteRewrittenTopology(frame, head.Kind, output, snapshot);
+            }
+            else
+            {
+                Forward(frame, output);
+            }
+        }
+        else if (isError)
+        {
+            ShardSessionLog.ReplayFailed(_logger, Id, Encoding.UTF8.GetString(frame).TrimEnd());
+        }
+
+        if (!isError)
+        {
+            _state.Apply(head, frame, ref _quitReplied);
+        }
+        else if (head.Kind is CommandKind.Exec or CommandKind.Discard)
+        {
+            _state.InMulti = false;
+        }
+
+        head.RepliesLeft--;
+        if (head.RepliesLeft <= 0 || isError)
+        {
+            _pending.TryDequeue(out _);
+            Recycle(head);
+        }
+    }
+
+    private void WriteError(ReadOnlySequence<byte> frame, PipeWriter output, TopologySnapshot snapshot)
+    {
+        var kind = ReplyInspector.ClassifyError(frame);
+        if (kind is ErrorKind.Moved or ErrorKind.Ask)
+        {
+            _context.Monitor.RequestRefresh(kind == ErrorKind.Moved ? "MOVED on a shard port" : "ASK on a shard port");
+            if (_context.Options.RewriteRedirects && TryRewriteRedirect(frame, output, snapshot))
+            {
+                return;
+            }
+        }
+        else if (kind is ErrorKind.ReadOnly or ErrorKind.MasterDown or ErrorKind.ClusterDown)
+        {
+            // The backend is not (or no longer) a serving master: look again and move if it changed.
+            _context.Monitor.RequestRefresh("backend answered " + kind);
+            _moveRequested = true;
+        }
+
+        Forward(frame, output);
+    }
+
+    private bool TryRewriteRedirect(ReadOnlySequence<byte> frame, PipeWriter output, TopologySnapshot snapshot)
+    {
+        var payload = frame.Slice(1, frame.Length - 3);
+        if (!ReplyRewriter.TryParseRedirect(payload, out var isAsk, out var slot, out var target))
+        {
+            return false;
+        }
+
+        var group = snapshot.GroupByAnnouncedEndpoint(target) ?? (isAsk ? null : snapshot.GroupForSlot(slot));
+        if (group is null || _context.PortOf(group.Id) is not { } port)
+        {
+            return false;
+        }
+
+        ReplyRewriter.WriteRedirect(output, isAsk, slot, new NodeEndpoint(_context.Options.AnnounceHost, port));
+        return true;
+    }
+
+    private void WriteRewrittenTopology(ReadOnlySequence<byte> frame, CommandKind kind, PipeWriter output, TopologySnapshot snapshot)
+    {
+        var reader = new SequenceReader<byte>(frame);
+        if (RespValue.TryRead(ref reader, _context.Limits, out var value, out _) != RespScanStatus.Complete || value is null)
+        {
+            Forward(frame, output);
+            return;
+        }
+
+        var map = _context.AddressMap(snapshot);
+        var rewritten = kind switch
+        {
+            CommandKind.ClusterNodes => ReplyRewriter.RewriteClusterNodes(value, map),
+            CommandKind.ClusterSlots => ReplyRewriter.RewriteClusterSlots(value, map),
+            _ => ReplyRewriter.RewriteClusterShards(value, map),
+        };
+        RespWriter.WriteValue(output, rewritten);
+    }
+
+    private static void Forward(in ReadOnlySequence<byte> frame, PipeWriter output)
+    {
+        foreach (var segment in frame)
+        {
+            output.Write(segment.Span);
+        }
+    }
+
+    private bool DrainLocalReplies(PipeWriter output)
+    {
+        var wrote = false;
+        while (_pending.TryPeek(out var head) && head.LocalReply is { } reply)
+        {
+            output.Write(reply);
+            _pending.TryDequeue(out _);
+            Recycle(head);
+            wrote = true;
+        }
+
+        return wrote;
+    }
+
+    private async Task<bool> FlushClientAsync(PipeWriter output)
+    {
+        try
+        {
+            var flush = await output.FlushAsync(_aborted.Token);
+            if (flush.IsCompleted)
+            {
+                _clientDone = true;
+                return false;
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
+        {
+            _clientDone = true;
+            return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- failover
+
+    /// <summary>The backend died. Caller holds the send lock and is the pump.</summary>
+    private async Task LoseBackendLockedAsync(BackendConnection lost, PipeWriter output)
+    {
+        Volatile.Write(ref _backend, null);
+        lost.Abort();
+        await lost.DisposeAsync();
+        _replyScan.Reset();
+        _context.Monitor.RequestRefresh($"backend connection to {lost.Endpoint} lost");
+        _state.OnBackendLost();
+
+        var outcomeUnknown = ShardReplies.OutcomeUnknown(lost.Endpoint);
+        var entries = new List<PendingCommand>();
+        while (_pending.TryDequeue(out var p))
+        {
+            if (p.LocalReply is not null)
+            {
+                entries.Add(p);
+            }
+            else if (p.IsInternal)
+            {
+                Recycle(p);
+            }
+            else if ((p.IsReadOnly || IsSubscribeFamily(p.Kind)) && p.Kind != CommandKind.Monitor)
+            {
+                // Read-only (or idempotent subscribe): safe to send again on the new master.
+                p.RepliesLeft = Math.Max(p.RepliesLeft, 1);
+                entries.Add(p);
+            }
+            else
+            {
+                p.LocalReply = outcomeUnknown;
+                entries.Add(p);
+            }
+        }
+
+        // Errors at the head of the order can go out now, before the (bounded) wait for a master.
+        var flushedHead = 0;
+        while (flushedHead < entries.Count && entries[flushedHead].LocalReply is { } reply)
+        {
+            output.Write(reply);
+            Recycle(entries[flushedHead]);
+            flushedHead++;
+        }
+
+        if (flushedHead > 0)
+        {
+            await FlushClientAsync(output);
+        }
+
+        var acquired = !_clientDone && await AcquireBackendLockedAsync();
+        var backend = Volatile.Read(ref _backend);
+        var noMaster = ShardReplies.NoMaster(_groupId, _context.Options.HoldTimeout);
+        for (var i = flushedHead; i < entries.Count; i++)
+        {
+            var p = entries[i];
+            if (p.LocalReply is null)
+            {
+                if (acquired && backend is not null)
+                {
+                    backend.Output.Write(p.Request.Span);
+                }
+                else
+                {
+                    p.LocalReply = noMaster;
+                }
+            }
+
+            _pending.Enqueue(p);
+        }
+
+        if (acquired && backend is not null)
+        {
+            try
+            {
+                await backend.Output.FlushAsync(_aborted.Token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Seen again by the next read.
+            }
+        }
+    }
+
+    /// <summary>Planned move: the group's confirmed master is another node while ours still answers.</summary>
+    private async Task MoveIfMasterChangedAsync(PipeWriter output)
+    {
+        var current = Volatile.Read(ref _backend);
+        var target = _context.Monitor.Current.GroupById(_groupId)?.RoutableMaster;
+        if (current is null || target is null || target.Id == current.NodeId)
+        {
+            return;
+        }
+
+        await _sendLock.WaitAsync(_aborted.Token);
+        try
+        {
+            if (!ReferenceEquals(Volatile.Read(ref _backend), current))
+            {
+                return;
+            }
+
+            // Let every reply of the old master arrive (bounded), so nothing is lost or resent.
+            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            using var wakeReader = drain.Token.Register(() => current.Input.CancelPendingRead());
+            var alive = true;
+            while (alive && HasBackendWork() && !drain.IsCancellationRequested)
+            {
+                alive = await ReadRepliesOnceAsync(current, output);
+            }
+
+            if (HasBackendWork() || !alive)
+            {
+                await LoseBackendLockedAsync(current, output);
+                return;
+            }
+
+            ShardSessionLog.SessionMoved(_logger, Id, _groupId, current.Endpoint.ToString(), target.Connect.ToString());
+            Volatile.Write(ref _backend, null);
+            current.Abort();
+            await current.DisposeAsync();
+            _replyScan.Reset();
+            _state.OnBackendLost();
+            await AcquireBackendLockedAsync();
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private bool HasBackendWork()
+    {
+        foreach (var p in _pending)
+        {
+            if (p.LocalReply is null)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Connects to the group's confirmed master, waiting for one up to the hold time. Replays the
+    /// connection state as internal commands. Caller holds the send lock.
+    /// </summary>
+    private async Task<bool> AcquireBackendLockedAsync()
+    {
+        var options = _context.Options;
+        var monitor = _context.Monitor;
+        var time = _context.TimeProvider;
+        var deadline = time.GetUtcNow() + options.HoldTimeout;
+        string? failedNode = null;
+        var failedVersion = -1L;
+        while (!_stopping && !_aborted.IsCancellationRequested)
+        {
+            var next = monitor.NextSnapshotAsync(_aborted.Token);
+            var snapshot = monitor.Current;
+            var master = snapshot.GroupById(_groupId)?.RoutableMaster;
+            if (master is not null && !(master.Id == failedNode && snapshot.Version == failedVersion))
+            {
+                try
+                {
+                    var backend = await _context.Connector.ConnectAsync(master.Id, master.Connect, options.ConnectTimeout, _aborted.Token);
+                    Volatile.Write(ref _backend, backend);
+                    _replyScan.Reset();
+                    WriteReplay(backend);
+                    await backend.Output.FlushAsync(_aborted.Token);
+                    ShardSessionLog.BackendConnected(_logger, Id, _groupId, master.Connect.ToString());
+                    Wake();
+                    return true;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !_aborted.IsCancellationRequested)
+                {
+                    Volatile.Write(ref _backend, null);
+                    failedNode = master.Id;
+                    failedVersion = snapshot.Version;
+                    monitor.RequestRefresh($"connect to master {master.Connect} failed: {ex.Message}");
+                }
+            }
+
+            var remaining = deadline - time.GetUtcNow();
+            if (remaining <= TimeSpan.Zero)
+            {
+                break;
+            }
+
+            try
+            {
+                await next.WaitAsync(remaining, time, _aborted.Token);
+            }
+            catch (TimeoutException)
+            {
+                break;
+            }
+        }
+
+        ShardSessionLog.HoldExpired(_logger, Id, _groupId, options.HoldTimeout.TotalMilliseconds);
+        return false;
+    }
+
+    private void WriteReplay(BackendConnection backend)
+    {
+        foreach (var (bytes, kind, replies) in _state.ReplayCommands(_context.Options))
+        {
+            var p = Rent();
+            p.Init(new ReadOnlySequence<byte>(bytes), kind, isReadOnly: false, isInternal: true, replies, holdsCredit: false);
+            _pending.Enqueue(p);
+            backend.Output.Write(bytes);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static bool IsSubscribeFamily(CommandKind kind) =>
+        kind is CommandKind.Subscribe or CommandKind.PSubscribe or CommandKind.SSubscribe
+            or CommandKind.Unsubscribe or CommandKind.PUnsubscribe or CommandKind.SUnsubscribe;
+
+    private void EnqueueLocal(byte[] reply)
+    {
+        var p = Rent();
+        p.InitLocal(reply, holdsCredit: true);
+        _pending.Enqueue(p);
+    }
+
+    private PendingCommand Rent() => _pool.TryDequeue(out var p) ? p : new PendingCommand();
+
+    private void Recycle(PendingCommand p)
+    {
+        var credit = p.HoldsCredit;
+        p.Reset();
+        _pool.Enqueue(p);
+        if (credit)
+        {
+            _credits.Release();
+        }
+    }
+
+    private void Wake()
+    {
+        Volatile.Read(ref _wake).TrySetResult();
+        Volatile.Read(ref _backend)?.Input.CancelPendingRead();
+    }
+
+    private static byte[] Concat(byte[] prefix, string message)
+    {
+        var text = Encoding.UTF8.GetBytes(message.Replace('\r', ' ').Replace('\n', ' '));
+        var bytes = new byte[prefix.Length + text.Length + 2];
+        prefix.CopyTo(bytes, 0);
+        text.CopyTo(bytes, prefix.Length);
+        bytes[^2] = (byte)'\r';
+        bytes[^1] = (byte)'\n';
+        return bytes;
+    }
+
+    public void Dispose()
+    {
+        _request.Dispose();
+        _aborted.Dispose();
+        _sendLock.Dispose();
+        _credits.Dispose();
+    }
+}
