@@ -108,7 +108,9 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
             try
             {
                 using var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var sleep = Task.Delay(delay, _timeProvider, wake.Token);
+                var sleep = snapshot.Groups.Any(g => !g.MasterConfirmed && !g.Replicas.IsDefaultOrEmpty)
+                    ? WatchForPromotionAsync(snapshot, delay, wake.Token)
+                    : Task.Delay(delay, _timeProvider, wake.Token);
                 await Task.WhenAny(sleep, trigger);
                 await wake.CancelAsync();
                 cancellationToken.ThrowIfCancellationRequested();
@@ -127,6 +129,46 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
                 // The loop must outlive any bug in one refresh.
                 LogRefreshFailed(ex);
             }
+        }
+    }
+
+    /// <summary>
+    /// Between fast polls, asks only the replicas of groups without a confirmed master for their role:
+    /// a promoted replica knows it first, before its peers' CLUSTER NODES show it. Returns (so the
+    /// caller refreshes) as soon as one says <c>role:master</c>, or when <paramref name="period"/> is over.
+    /// </summary>
+    private async Task WatchForPromotionAsync(TopologySnapshot snapshot, TimeSpan period, CancellationToken cancellationToken)
+    {
+        var candidates = snapshot.Groups.Where(g => !g.MasterConfirmed).SelectMany(g => g.Replicas).Where(r => !r.IsDown).Select(r => r.Connect).ToList();
+        var end = _timeProvider.GetUtcNow() + period;
+        try
+        {
+            while (_timeProvider.GetUtcNow() < end)
+            {
+                var step = _options.PromotionWatchInterval < end - _timeProvider.GetUtcNow() ? _options.PromotionWatchInterval : end - _timeProvider.GetUtcNow();
+                await Task.Delay(step > TimeSpan.Zero ? step : TimeSpan.Zero, _timeProvider, cancellationToken);
+                var roles = await Task.WhenAll(candidates.Select(c => AskRoleAsync(c, cancellationToken)));
+                if (roles.Any(r => r == ReplicationRole.Master))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task<ReplicationRole> AskRoleAsync(NodeEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = await _client.ExecuteAsync(endpoint, ["INFO", "replication"], cancellationToken);
+            return reply.Type == Resp.RespType.Error ? ReplicationRole.Unknown : InfoReplicationParser.Parse(reply.AsString()).Role;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return ReplicationRole.Unknown;
         }
     }
 

@@ -12,6 +12,12 @@ public sealed class TopologyMonitorOptions
     /// <summary>Refresh period while any group lacks a confirmed master (between a crash and the promotion).</summary>
     public TimeSpan FastPollInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// While a group lacks a confirmed master, how often its replicas are asked for their role between
+    /// fast polls (one INFO each): the promoted replica knows first, so the switch follows within this.
+    /// </summary>
+    public TimeSpan PromotionWatchInterval { get; set; } = TimeSpan.FromMilliseconds(20);
+
     /// <summary>Least time between two refreshes, so a storm of triggers costs one refresh each period.</summary>
     public TimeSpan MinRefreshGap { get; set; } = TimeSpan.FromMilliseconds(10);
 
