@@ -1,1 +1,3 @@
-return 0;
+using ClusterGate.Cli;
+
+return await ClusterGateCli.RunAsync(args, Console.Out, Console.Error);

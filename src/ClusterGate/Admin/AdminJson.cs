@@ -1,0 +1,125 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using ClusterGate.Cli;
+using ClusterGate.Core.Frontends.ShardPorts;
+using ClusterGate.Core.Topology;
+
+namespace ClusterGate.Admin;
+
+/// <summary>The admin endpoints' JSON documents, written by hand so their shape is explicit and stable.</summary>
+internal static class AdminJson
+{
+    /// <summary><c>{"status":"ok","groups":3}</c>, or <c>"degraded"</c> with the groups lacking a confirmed master.</summary>
+    public static (bool Healthy, byte[] Body) Health(TopologySnapshot snapshot)
+    {
+        var lacking = snapshot.Groups.Where(g => !g.MasterConfirmed).ToList();
+        var healthy = snapshot.Groups.Length > 0 && lacking.Count == 0;
+        var body = Write(writer =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("status", healthy ? "ok" : "degraded");
+            writer.WriteNumber("groups", snapshot.Groups.Length);
+            if (!healthy)
+            {
+                writer.WriteStartArray("groupsWithoutMaster");
+                foreach (var group in lacking)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteNumber("group", group.Id);
+                    WriteEndpoint(writer, "lastMaster", group.Master?.Announced);
+                    writer.WriteBoolean("masterDown", group.Master?.IsDown ?? true);
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndArray();
+            }
+
+            writer.WriteEndObject();
+        });
+        return (healthy, body);
+    }
+
+    /// <summary>The document of <c>clustergate topology --json</c>.</summary>
+    public static byte[] Topology(TopologySnapshot snapshot)
+    {
+        using var stream = new MemoryStream();
+        TopologyCommand.WriteJson(stream, snapshot);
+        return stream.ToArray();
+    }
+
+    /// <summary><c>{"shards":[{"group","port","master","masterConfirmed","activeSessions"}]}</c>.</summary>
+    public static byte[] Shards(IReadOnlyList<ShardPortBinding> bindings, TopologySnapshot snapshot) => Write(writer =>
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray("shards");
+        foreach (var binding in bindings.OrderBy(b => b.Port))
+        {
+            var group = snapshot.GroupById(binding.GroupId);
+            writer.WriteStartObject();
+            writer.WriteNumber("group", binding.GroupId);
+            writer.WriteNumber("port", binding.Port);
+            WriteEndpoint(writer, "master", group?.Master?.Announced);
+            writer.WriteBoolean("masterConfirmed", group?.MasterConfirmed ?? false);
+            writer.WriteNumber("activeSessions", binding.ActiveSessions);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    });
+
+    /// <summary><c>{"events":[...]}</c>, oldest first.</summary>
+    public static byte[] Events(IReadOnlyList<TopologyEvent> events) => Write(writer =>
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray("events");
+        foreach (var e in events)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("timestamp", e.Timestamp.ToString("O", CultureInfo.InvariantCulture));
+            writer.WriteString("kind", e.Kind.ToString());
+            writer.WriteNumber("snapshotVersion", e.SnapshotVersion);
+            if (e.GroupId is { } group)
+            {
+                writer.WriteNumber("group", group);
+            }
+            else
+            {
+                writer.WriteNull("group");
+            }
+
+            writer.WriteString("node", e.NodeId);
+            writer.WriteString("previousNode", e.PreviousNodeId);
+            writer.WriteString("detail", e.Detail);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    });
+
+    private static void WriteEndpoint(Utf8JsonWriter writer, string name, NodeEndpoint? endpoint)
+    {
+        if (endpoint is { } e)
+        {
+            writer.WriteString(name, e.ToString());
+        }
+        else
+        {
+            writer.WriteNull(name);
+        }
+    }
+
+    private static byte[] Write(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            write(writer);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,64 @@
+using System.Net;
+using ClusterGate.Core.Frontends.ShardPorts;
+using ClusterGate.Core.Topology;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterGate.Admin;
+
+/// <summary>
+/// The admin HTTP port: a Kestrel app on exactly one endpoint. Built from the empty builder so that
+/// no <c>ASPNETCORE_URLS</c>, appsettings file or default URL can add a listener.
+/// </summary>
+internal sealed class AdminServer : IAsyncDisposable
+{
+    private const string Json = "application/json";
+    private readonly WebApplication _app;
+
+    private AdminServer(WebApplication app) => _app = app;
+
+    public static AdminServer Create(IPAddress address, int port, TopologyMonitor monitor, Func<IReadOnlyList<ShardPortBinding>> bindings, ILoggerFactory loggerFactory)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "ClusterGate.Admin" });
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(address, port);
+        });
+        builder.Services.AddRoutingCore();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+
+        // The gateway owns signals and shutdown order; the default console lifetime would stop the app on its own.
+        builder.Services.AddSingleton<IHostLifetime, PassiveHostLifetime>();
+
+        var app = builder.Build();
+        app.MapGet("/health", () =>
+        {
+            var (healthy, body) = AdminJson.Health(monitor.Current);
+            return Results.Text(body, Json, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
+        app.MapGet("/topology", () => Results.Bytes(AdminJson.Topology(monitor.Current), Json));
+        app.MapGet("/shards", () => Results.Bytes(AdminJson.Shards(bindings(), monitor.Current), Json));
+        app.MapGet("/events", () => Results.Bytes(AdminJson.Events(monitor.RecentEvents), Json));
+        return new AdminServer(app);
+    }
+
+    /// <summary>Binds the port; throws <see cref="IOException"/> when it is taken.</summary>
+    public Task StartAsync(CancellationToken cancellationToken) => _app.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => _app.StopAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private sealed class PassiveHostLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using ClusterGate.Configuration;
+using ClusterGate.Hosting;
+
+namespace ClusterGate.Cli;
+
+/// <summary><c>clustergate run</c>: validate every setting, then run the gateway until SIGINT/SIGTERM.</summary>
+internal static class RunCommand
+{
+    public static Command Create(TextWriter error)
+    {
+        var seeds = CommonOptions.Seeds();
+        seeds.Description += " Replaces the seeds of the config file and environment.";
+        var bind = new Option<string?>("--bind") { Description = "IP address the shard ports and the admin port listen on (default 0.0.0.0)." };
+        var announce = new Option<string?>("--announce-host") { Description = "Host written into rewritten MOVED/ASK and CLUSTER replies (default: the bind address, or 127.0.0.1 for 0.0.0.0 / ::)." };
+        var basePort = new Option<string?>("--shard-base-port") { Description = "First shard port; group i listens on base + i (default 7100)." };
+        var noRewrite = new Option<bool>("--no-rewrite-redirects") { Description = "Pass MOVED/ASK and CLUSTER NODES/SLOTS/SHARDS replies through with the real node addresses." };
+        var adminPort = new Option<string?>("--admin-port") { Description = "Admin HTTP port (/health /topology /shards /events); 0 = no HTTP listener (default)." };
+        var holdTimeout = new Option<string?>("--hold-timeout") { Description = "How long commands wait for a group without a master, e.g. 20s, 500ms (default 20s)." };
+        var user = CommonOptions.User();
+        var password = CommonOptions.Password();
+        var config = new Option<string?>("--config") { Description = "JSON settings file (see clustergate.sample.json). Environment variables CLUSTERGATE__<Key> override it; options override both." };
+        var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error, Fatal." };
+        var command = new Command("run", "Run the gateway: one shard port per master-replica group, following failovers.")
+        {
+            seeds, bind, announce, basePort, noRewrite, adminPort, holdTimeout, user, password, config, logLevel,
+        };
+
+        command.SetAction(async (parse, _) =>
+        {
+            var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            void Set(string key, string? value)
+            {
+                if (value is not null)
+                {
+                    overrides[key] = value;
+                }
+            }
+
+            if (parse.GetValue(seeds) is { Length: > 0 } seedList)
+            {
+                Set(nameof(GatewayOptions.Seeds), string.Join(',', seedList));
+            }
+
+            Set(nameof(GatewayOptions.Bind), parse.GetValue(bind));
+            Set(nameof(GatewayOptions.AnnounceHost), parse.GetValue(announce));
+            Set(nameof(GatewayOptions.ShardBasePort), parse.GetValue(basePort));
+            Set(nameof(GatewayOptions.AdminPort), parse.GetValue(adminPort));
+            Set(nameof(GatewayOptions.HoldTimeout), parse.GetValue(holdTimeout));
+            Set(nameof(GatewayOptions.User), parse.GetValue(user));
+            Set(nameof(GatewayOptions.Password), parse.GetValue(password));
+            Set(nameof(GatewayOptions.LogLevel), parse.GetValue(logLevel));
+            if (parse.GetValue(noRewrite))
+            {
+                Set(nameof(GatewayOptions.RewriteRedirects), "false");
+            }
+
+            var (options, problems) = Load(parse.GetValue(config), overrides);
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems)
+                {
+                    await error.WriteLineAsync($"clustergate: {problem}");
+                }
+
+                return 2;
+            }
+
+            return await RunGatewayAsync(options, error);
+        });
+        return command;
+    }
+
+    /// <summary>Layers, binds and validates; the problems of all three steps together.</summary>
+    internal static (GatewayOptions Options, List<string> Problems) Load(string? configFile, IReadOnlyDictionary<string, string?> overrides)
+    {
+        var problems = new List<string>();
+        var configuration = GatewayConfiguration.Build(configFile, overrides, problems);
+        var options = GatewayConfiguration.Bind(configuration, problems);
+        options.Password ??= Environment.GetEnvironmentVariable("REDISCLI_AUTH");
+        problems.AddRange(GatewayOptionsValidator.Collect(options));
+        return (options, problems);
+    }
+
+    private static async Task<int> RunGatewayAsync(GatewayOptions options, TextWriter error)
+    {
+        using var stop = new CancellationTokenSource();
+        var signals = 0;
+        void OnSignal(PosixSignalContext context)
+        {
+            // First signal: graceful stop. A second one falls through to the default: terminate now.
+            if (Interlocked.Increment(ref signals) == 1)
+            {
+                context.Cancel = true;
+                stop.Cancel();
+            }
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var loggerFactory = HostLogging.CreateLoggerFactory(options.LogLevel);
+        return await new GatewayHost(options, loggerFactory, error).RunAsync(stop.Token);
+    }
+}

@@ -1,0 +1,110 @@
+using System.Net;
+using ClusterGate.Core.Frontends.ShardPorts;
+using ClusterGate.Core.Topology;
+
+namespace ClusterGate.Configuration;
+
+/// <summary>
+/// Everything <c>clustergate run</c> is configured with. Read from the JSON file, then
+/// <c>CLUSTERGATE__*</c> environment variables, then command-line options (last wins); checked as a
+/// whole by <see cref="GatewayOptionsValidator"/> before anything starts.
+/// </summary>
+public sealed class GatewayOptions
+{
+    /// <summary>Cluster nodes discovery starts from, <c>HOST:PORT</c> as written by the user.</summary>
+    public List<string> Seeds { get; } = [];
+
+    /// <summary>IP address the shard ports and the admin HTTP port listen on.</summary>
+    public string Bind { get; set; } = "0.0.0.0";
+
+    /// <summary>Host written into rewritten replies; null means <see cref="EffectiveAnnounceHost"/>'s default.</summary>
+    public string? AnnounceHost { get; set; }
+
+    public int ShardBasePort { get; set; } = 7100;
+
+    public bool RewriteRedirects { get; set; } = true;
+
+    /// <summary>Admin HTTP port; 0 means no HTTP listener at all.</summary>
+    public int AdminPort { get; set; }
+
+    public TimeSpan HoldTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    public List<PortPinOptions> PortPins { get; } = [];
+
+    /// <summary>Announced <c>host:port</c> → reachable <c>host:port</c> (NAT, containers).</summary>
+    public Dictionary<string, string> AddressMap { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public string? User { get; set; }
+
+    public string? Password { get; set; }
+
+    public GatewayTopologyOptions Topology { get; } = new();
+
+    /// <summary>Verbose/Trace, Debug, Information, Warning, Error, Fatal/Critical.</summary>
+    public string LogLevel { get; set; } = "Information";
+
+    /// <summary>
+    /// The announce host, defaulting to the bind address; a wildcard bind announces 127.0.0.1
+    /// because a wildcard is not an address a client can connect to.
+    /// </summary>
+    public string EffectiveAnnounceHost =>
+        AnnounceHost ?? (IsWildcard(Bind) ? "127.0.0.1" : Bind);
+
+    public static bool IsWildcard(string address) =>
+        IPAddress.TryParse(address, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
+
+    /// <summary>Only valid after validation succeeded.</summary>
+    public TopologyMonitorOptions ToMonitorOptions()
+    {
+        var map = new Dictionary<NodeEndpoint, NodeEndpoint>();
+        foreach (var (announced, reachable) in AddressMap)
+        {
+            map[ParseEndpoint(announced)] = ParseEndpoint(reachable);
+        }
+
+        return new TopologyMonitorOptions
+        {
+            Seeds = [.. Seeds.Select(ParseEndpoint)],
+            AddressMap = map,
+            RefreshInterval = Topology.RefreshInterval,
+            FastPollInterval = Topology.FastPollInterval,
+            CommandTimeout = Topology.CommandTimeout,
+            User = User,
+            Password = Password,
+        };
+    }
+
+    /// <summary>Only valid after validation succeeded.</summary>
+    public ShardPortOptions ToShardPortOptions() => new()
+    {
+        BindAddress = Bind,
+        AnnounceHost = EffectiveAnnounceHost,
+        BasePort = ShardBasePort,
+        Pins = [.. PortPins.Select(p => new ShardPortPin(p.Port, p.Slot))],
+        RewriteRedirects = RewriteRedirects,
+        HoldTimeout = HoldTimeout,
+        User = User,
+        Password = Password,
+    };
+
+    private static NodeEndpoint ParseEndpoint(string text) =>
+        EndpointParser.TryParse(text, out var endpoint) ? endpoint : throw new InvalidOperationException($"'{text}' is not HOST:PORT; validate the options first.");
+}
+
+/// <summary>Fixes the shard port of the group owning <see cref="Slot"/>, so several gateways expose identical ports.</summary>
+public sealed class PortPinOptions
+{
+    public int Port { get; set; }
+
+    public int Slot { get; set; }
+}
+
+/// <summary>How often the cluster is polled; see <see cref="TopologyMonitorOptions"/>.</summary>
+public sealed class GatewayTopologyOptions
+{
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan FastPollInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,48 @@
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+using Serilog.Extensions.Logging;
+
+namespace ClusterGate.Hosting;
+
+/// <summary>Serilog for the executable only; the engine sees nothing but <see cref="Microsoft.Extensions.Logging.ILoggerFactory"/>.</summary>
+internal static class HostLogging
+{
+    private const string OutputTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {Source}: {Message:lj}{NewLine}{Exception}";
+
+    public static SerilogLoggerFactory CreateLoggerFactory(string level)
+    {
+        var minimum = ParseLevel(level);
+        var logger = new LoggerConfiguration()
+            .MinimumLevel.Is(minimum)
+            // Kestrel's per-request lines are noise for an admin port; keep its warnings.
+            .MinimumLevel.Override("Microsoft", (LogEventLevel)Math.Max((int)minimum, (int)LogEventLevel.Warning))
+            .Enrich.With<ShortSourceContext>()
+            .WriteTo.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+            .CreateLogger();
+        return new SerilogLoggerFactory(logger, dispose: true);
+    }
+
+    /// <summary>Accepts Serilog's and Microsoft.Extensions.Logging's level names; validated before this.</summary>
+    public static LogEventLevel ParseLevel(string level) => level.ToUpperInvariant() switch
+    {
+        "VERBOSE" or "TRACE" => LogEventLevel.Verbose,
+        "DEBUG" => LogEventLevel.Debug,
+        "WARNING" => LogEventLevel.Warning,
+        "ERROR" => LogEventLevel.Error,
+        "FATAL" or "CRITICAL" => LogEventLevel.Fatal,
+        _ => LogEventLevel.Information,
+    };
+
+    /// <summary>"TopologyMonitor" instead of "ClusterGate.Core.Topology.TopologyMonitor", to keep lines short.</summary>
+    private sealed class ShortSourceContext : ILogEventEnricher
+    {
+        public void Enrich(LogEvent logEvent, ILogEventPropertyFactory propertyFactory)
+        {
+            var source = logEvent.Properties.TryGetValue(Constants.SourceContextPropertyName, out var value) && value is ScalarValue { Value: string name }
+                ? name[(name.LastIndexOf('.') + 1)..]
+                : "clustergate";
+            logEvent.AddPropertyIfAbsent(propertyFactory.CreateProperty("Source", source));
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using ClusterGate.Cli;
+using Xunit;
+
+namespace ClusterGate.IntegrationTests.Host;
+
+/// <summary><c>clustergate run</c> rejects bad settings before starting anything, listing every problem.</summary>
+[Collection(HostEnvironmentCollection.Name)]
+public sealed class RunCommandValidationTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("clustergate-run-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task RunAsync_SeveralBadOptions_ExitCode2AndEveryProblemOnItsOwnLine()
+    {
+        var (exitCode, stdout, stderr) = await RunAsync(
+            "run",
+            "--seed", "127.0.0.1:7000",
+            "--seed", "no-port",
+            "--seed", "host:99999",
+            "--bind", "not-an-ip",
+            "--announce-host", "",
+            "--shard-base-port", "70000",
+            "--admin-port", "-1",
+            "--hold-timeout", "0s",
+            "--log-level", "chatty");
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal("", stdout);
+        var lines = Lines(stderr);
+        Assert.All(lines, l => Assert.StartsWith("clustergate: ", l, StringComparison.Ordinal));
+        AssertHasLine(lines, "--seed", "'no-port'");
+        AssertHasLine(lines, "--seed", "'host:99999'");
+        AssertHasLine(lines, "--bind", "'not-an-ip'");
+        AssertHasLine(lines, "--announce-host", "''");
+        AssertHasLine(lines, "--shard-base-port", "70000");
+        AssertHasLine(lines, "--admin-port", "-1");
+        AssertHasLine(lines, "--hold-timeout", "greater than zero");
+        AssertHasLine(lines, "--log-level", "'chatty'");
+        Assert.Equal(8, lines.Count);
+    }
+
+    [Fact]
+    public async Task RunAsync_BadConfigFile_ExitCode2AndEveryProblemInTheFile()
+    {
+        var file = Path.Combine(_directory, "bad.json");
+        await File.WriteAllTextAsync(file, """
+            {
+              "Seeds": [ "127.0.0.1:7000" ],
+              "AdminPort": 7105,
+              "ShardBasePort": "seventy",
+              "RewriteRedirects": "maybe",
+              "PortPins": [ { "Port": 7105, "Slot": 0 }, { "Port": 7105, "Slot": 16384 }, { "Port": 7106 } ],
+              "AddressMap": { "10.0.0.5:6379": "127.0.0.1:7000", "nohost": "127.0.0.1:7001" },
+              "Topology": { "RefreshInterval": "-1s", "FastPolInterval": "50ms", "CommandTimeout": "20" },
+              "User": "ops",
+              "Bogus": true
+            }
+            """);
+
+        var (exitCode, _, stderr) = await RunAsync("run", "--config", file);
+
+        Assert.Equal(2, exitCode);
+        var lines = Lines(stderr);
+        AssertHasLine(lines, "ShardBasePort", "'seventy'");
+        AssertHasLine(lines, "RewriteRedirects", "'maybe'");
+        AssertHasLine(lines, "PortPins:0", "admin port");
+        AssertHasLine(lines, "PortPins:1", "Port 7105 is pinned more than once");
+        AssertHasLine(lines, "PortPins:1", "Slot 16384");
+        AssertHasLine(lines, "PortPins:2", "needs both Port and Slot");
+        AssertHasLine(lines, "AddressMap", "'nohost'");
+        AssertHasLine(lines, "Topology:RefreshInterval", "greater than zero");
+        AssertHasLine(lines, "Topology:FastPolInterval", "unknown setting");
+        AssertHasLine(lines, "Topology:CommandTimeout", "'20'");
+        AssertHasLine(lines, "User", "needs a password");
+        AssertHasLine(lines, "Bogus", "unknown setting");
+        Assert.DoesNotContain(lines, l => l.Contains("10.0.0.5", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RunAsync_MissingConfigFileAndNoSeed_ExitCode2AndBothProblems()
+    {
+        var (exitCode, _, stderr) = await RunAsync("run", "--config", Path.Combine(_directory, "absent.json"));
+
+        Assert.Equal(2, exitCode);
+        var lines = Lines(stderr);
+        AssertHasLine(lines, "--config", "file not found");
+        AssertHasLine(lines, "--seed", "at least one seed");
+    }
+
+    [Fact]
+    public async Task RunAsync_MalformedJson_ExitCode2NamingTheFile()
+    {
+        var file = Path.Combine(_directory, "broken.json");
+        await File.WriteAllTextAsync(file, """{ "Seeds": [ "127.0.0.1:7000" """);
+
+        var (exitCode, _, stderr) = await RunAsync("run", "--config", file);
+
+        Assert.Equal(2, exitCode);
+        AssertHasLine(Lines(stderr), file, "not valid JSON");
+    }
+
+    [Fact]
+    public async Task RunAsync_UnknownOption_ExitCode2()
+    {
+        var (exitCode, _, stderr) = await RunAsync("run", "--seed", "127.0.0.1:7000", "--router-port", "7200");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("--router-port", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_NoSeedAnswers_ExitCode1AndOneLineNamingTheSeed()
+    {
+        var port = CliProcess.UnusedPort();
+
+        var (exitCode, _, stderr) = await RunAsync("run", "--seed", $"127.0.0.1:{port}", "--bind", "127.0.0.1", "--log-level", "Error");
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(Lines(stderr));
+        Assert.StartsWith("clustergate: no seed answered", line, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{port}", line, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exitCode = await ClusterGateCli.RunAsync(args, output, error).WaitAsync(TimeSpan.FromSeconds(30));
+        return (exitCode, output.ToString(), error.ToString());
+    }
+
+    private static List<string> Lines(string text) =>
+        [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    private static void AssertHasLine(List<string> lines, string subject, string detail) =>
+        Assert.True(
+            lines.Exists(l => l.Contains(subject, StringComparison.Ordinal) && l.Contains(detail, StringComparison.Ordinal)),
+            $"no line with '{subject}' and '{detail}' in:\n{string.Join('\n', lines)}");
+}
