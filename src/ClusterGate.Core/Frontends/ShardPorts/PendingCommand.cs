@@ -59,12 +59,21 @@ internal sealed class PendingCommand
 
     public int RequestLength { get; private set; }
 
-    public void Init(in ReadOnlySequence<byte> request, CommandKind kind, bool isReadOnly, bool isInternal, int replies, bool holdsCredit)
+    public void Init(in ReadOnlySequence<byte> request, CommandKind kind, bool isReadOnly, bool isInternal, int replies, bool holdsCredit, bool keepBytes)
     {
-        var length = checked((int)request.Length);
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 16));
-        request.CopyTo(_buffer);
-        RequestLength = length;
+        if (keepBytes)
+        {
+            var length = checked((int)request.Length);
+            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 16));
+            request.CopyTo(_buffer);
+            RequestLength = length;
+        }
+        else
+        {
+            _buffer = null;
+            RequestLength = 0;
+        }
+
         Kind = kind;
         IsReadOnly = isReadOnly;
         IsInternal = isInternal;

@@ -33,7 +33,7 @@ internal sealed class ShardSession : IDisposable
     private readonly int _groupId;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
-    private readonly SemaphoreSlim _credits;
+    private readonly int _maxInFlight;
     private readonly ConcurrentQueue<PendingCommand> _pending = new();
     private readonly ConcurrentQueue<PendingCommand> _pool = new();
     private readonly RespRequest _request = new();
@@ -43,6 +43,8 @@ internal sealed class ShardSession : IDisposable
     private BackendConnection? _backend;
     private RespScanState _replyScan;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _creditWaiter;
+    private int _inFlight;
     private volatile bool _clientDone;
     private volatile bool _stopping;
     private volatile bool _moveRequested;
@@ -55,7 +57,7 @@ internal sealed class ShardSession : IDisposable
         _groupId = groupId;
         _logger = context.Logger;
         Id = id;
-        _credits = new SemaphoreSlim(context.Options.MaxPendingPerSession, context.Options.MaxPendingPerSession);
+        _maxInFlight = context.Options.MaxPendingPerSession;
     }
 
     public long Id { get; }
@@ -158,8 +160,7 @@ internal sealed class ShardSession : IDisposable
                 while (true)
                 {
                     // Backpressure: at most MaxPendingPerSession commands of this client in flight.
-                    await _credits.WaitAsync(_aborted.Token);
-                    _credits.Release();
+                    await WaitForCreditAsync();
 
                     await _sendLock.WaitAsync(_aborted.Token);
                     BatchOutcome outcome;
@@ -228,7 +229,7 @@ internal sealed class ShardSession : IDisposable
         processed = 0;
         while (!reader.End)
         {
-            if (!_credits.Wait(0))
+            if (!TryTakeCredit())
             {
                 return new(wroteBackend, wroteLocal, MoreCompleteFrames: true, Stop: false);
             }
@@ -236,7 +237,7 @@ internal sealed class ShardSession : IDisposable
             var status = RespRequestParser.TryParse(ref reader, _context.Limits, _request, out var error);
             if (status == RespScanStatus.Incomplete)
             {
-                _credits.Release();
+                ReleaseCredit();
                 break;
             }
 
@@ -252,7 +253,7 @@ internal sealed class ShardSession : IDisposable
             processed = reader.Consumed;
             if (_request.Count == 0)
             {
-                _credits.Release();
+                ReleaseCredit();
                 continue;
             }
 
@@ -284,9 +285,10 @@ internal sealed class ShardSession : IDisposable
             var flags = _context.Commands.Lookup(_request.Argument(0), _request.Count > 1 ? _request.Argument(1) : default);
             var readOnly = (flags & CommandFlags.ReadOnly) != 0 && (flags & (CommandFlags.Write | CommandFlags.Blocking)) == 0;
             var pending = Rent();
-            pending.Init(_request.Frame, kind, readOnly, isInternal: false, replies, holdsCredit: true);
+            // Bytes are kept only where they can be needed again: a resend (read-only) or state replay.
+            pending.Init(_request.Frame, kind, readOnly, isInternal: false, replies, holdsCredit: true, keepBytes: readOnly || kind != CommandKind.Normal);
             _pending.Enqueue(pending);
-            backend.Output.Write(pending.Request.Span);
+            Forward(_request.Frame, backend.Output);
             wroteBackend = true;
             if (kind == CommandKind.Quit)
             {
@@ -968,7 +970,7 @@ internal sealed class ShardSession : IDisposable
         foreach (var (bytes, kind, replies) in _state.ReplayCommands(_context.Options))
         {
             var p = Rent();
-            p.Init(new ReadOnlySequence<byte>(bytes), kind, isReadOnly: false, isInternal: true, replies, holdsCredit: false);
+            p.Init(new ReadOnlySequence<byte>(bytes), kind, isReadOnly: false, isInternal: true, replies, holdsCredit: false, keepBytes: true);
             _pending.Enqueue(p);
             backend.Output.Write(bytes);
         }
@@ -996,7 +998,42 @@ internal sealed class ShardSession : IDisposable
         _pool.Enqueue(p);
         if (credit)
         {
-            _credits.Release();
+            ReleaseCredit();
+        }
+    }
+
+    private bool TryTakeCredit()
+    {
+        if (Interlocked.Increment(ref _inFlight) <= _maxInFlight)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _inFlight);
+        return false;
+    }
+
+    private void ReleaseCredit()
+    {
+        Interlocked.Decrement(ref _inFlight);
+        if (Volatile.Read(ref _creditWaiter) is not null)
+        {
+            Interlocked.Exchange(ref _creditWaiter, null)?.TrySetResult();
+        }
+    }
+
+    private async ValueTask WaitForCreditAsync()
+    {
+        while (Volatile.Read(ref _inFlight) >= _maxInFlight)
+        {
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _creditWaiter, waiter);
+            if (Volatile.Read(ref _inFlight) < _maxInFlight)
+            {
+                return;
+            }
+
+            await waiter.Task.WaitAsync(_aborted.Token);
         }
     }
 
@@ -1022,6 +1059,5 @@ internal sealed class ShardSession : IDisposable
         _request.Dispose();
         _aborted.Dispose();
         _sendLock.Dispose();
-        _credits.Dispose();
     }
 }
