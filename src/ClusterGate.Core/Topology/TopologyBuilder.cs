@@ -181,14 +181,32 @@ public sealed class TopologyBuilder
 
         leaders.Sort((a, b) => LowestSlot(slotsByMaster, a).CompareTo(LowestSlot(slotsByMaster, b)));
 
-        var groups = new List<ShardGroup>();
+        var candidates = leaders.Select(id => (
+            Master: nodes[id],
+            Replicas: nodes.Values.Where(n => !n.IsMaster && n.MasterId == id).OrderBy(n => n.Announced.Port).ThenBy(n => n.Id, StringComparer.Ordinal).ToImmutableArray(),
+            Slots: slotsByMaster.TryGetValue(id, out var r) ? r.ToImmutableArray() : [])).ToList();
+        var groupIds = new int?[candidates.Count];
         var usedGroupIds = new HashSet<int>();
-        foreach (var leaderId in leaders)
+
+        // Strongest evidence first, over all leaders, not first come in slot order: else a new master that took the
+        // lowest slots of a group (rebalance) or a former replica with lower slots takes the group from its master.
+        for (var rule = 0; rule < PreviousGroupRules; rule++)
         {
-            var master = nodes[leaderId];
-            var slots = slotsByMaster.TryGetValue(leaderId, out var r) ? r.ToImmutableArray() : [];
-            var replicas = nodes.Values.Where(n => !n.IsMaster && n.MasterId == leaderId).OrderBy(n => n.Announced.Port).ThenBy(n => n.Id, StringComparer.Ordinal).ToImmutableArray();
-            var groupId = FindPreviousGroup(previous, master, replicas, slots, usedGroupIds) ?? AllocateGroupId(previous, usedGroupIds);
+            for (var i = 0; i < candidates.Count; i++)
+            {
+                if (groupIds[i] is null && FindPreviousGroup(rule, previous, candidates[i].Master, candidates[i].Replicas, candidates[i].Slots, usedGroupIds) is { } id)
+                {
+                    groupIds[i] = id;
+                    usedGroupIds.Add(id);
+                }
+            }
+        }
+
+        var groups = new List<ShardGroup>();
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var (master, replicas, slots) = candidates[i];
+            var groupId = groupIds[i] ?? AllocateGroupId(previous, usedGroupIds);
             usedGroupIds.Add(groupId);
 
             var info = master.Replication;
@@ -211,21 +229,32 @@ public sealed class TopologyBuilder
     private static int LowestSlot(Dictionary<string, List<SlotRange>> slotsByMaster, string id) =>
         slotsByMaster.TryGetValue(id, out var ranges) && ranges.Count > 0 ? ranges[0].Start : int.MaxValue;
 
-    private static int? FindPreviousGroup(TopologySnapshot previous, NodeState master, ImmutableArray<NodeState> replicas, ImmutableArray<SlotRange> slots, HashSet<int> used)
-    {
-        // 1. The master itself was in a group (it led it, or it is that group's promoted replica).
-        if (previous.GroupByNodeId(master.Id) is { } byMaster && !used.Contains(byMaster.Id))
-        {
-            return byMaster.Id;
-        }
+    private const int PreviousGroupRules = 4;
 
-        // 2. One of its replicas was in a group (a manual failover onto a node we never saw as replica).
-        foreach (var replica in replicas)
+    private static int? FindPreviousGroup(int rule, TopologySnapshot previous, NodeState master, ImmutableArray<NodeState> replicas, ImmutableArray<SlotRange> slots, HashSet<int> used)
+    {
+        var byMaster = previous.GroupByNodeId(master.Id);
+        switch (rule)
         {
-            if (previous.GroupByNodeId(replica.Id) is { } byReplica && !used.Contains(byReplica.Id))
-            {
-                return byReplica.Id;
-            }
+            // 0. The master led that group already.
+            case 0:
+                return byMaster is not null && byMaster.Master?.Id == master.Id && !used.Contains(byMaster.Id) ? byMaster.Id : null;
+
+            // 1. The master was in a group (it is that group's promoted replica).
+            case 1:
+                return byMaster is not null && !used.Contains(byMaster.Id) ? byMaster.Id : null;
+
+            // 2. One of its replicas was in a group (a manual failover onto a node we never saw as replica).
+            case 2:
+                foreach (var replica in replicas)
+                {
+                    if (previous.GroupByNodeId(replica.Id) is { } byReplica && !used.Contains(byReplica.Id))
+                    {
+                        return byReplica.Id;
+                    }
+                }
+
+                return null;
         }
 
         // 3. It took over most of a previous group's slots.
