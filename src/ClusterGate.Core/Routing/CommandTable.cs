@@ -96,16 +96,21 @@ public sealed class CommandTable
     }
 
     /// <summary>Flags of a command given its name and (for containers such as CONFIG) first argument.</summary>
-    public CommandFlags Lookup(in ReadOnlySequence<byte> name, in ReadOnlySequence<byte> subcommand)
+    public CommandFlags Lookup(in ReadOnlySequence<byte> name, in ReadOnlySequence<byte> subcommand) => Lookup(name, subcommand, out _);
+
+    /// <summary>As <see cref="Lookup(in ReadOnlySequence{byte}, in ReadOnlySequence{byte})"/>; also says whether the name has subcommands.</summary>
+    public CommandFlags Lookup(in ReadOnlySequence<byte> name, in ReadOnlySequence<byte> subcommand, out bool isContainer)
     {
         Span<char> key = stackalloc char[(MaxNameLength * 2) + 1];
         var length = CopyAscii(name, key);
+        isContainer = false;
         if (length <= 0)
         {
             return CommandFlags.None;
         }
 
-        if (!subcommand.IsEmpty && _containerLookup.Contains(key[..length]))
+        isContainer = _containerLookup.Contains(key[..length]);
+        if (!subcommand.IsEmpty && isContainer)
         {
             key[length] = '|';
             var subLength = CopyAscii(subcommand, key[(length + 1)..]);

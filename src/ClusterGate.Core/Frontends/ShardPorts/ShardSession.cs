@@ -45,6 +45,9 @@ internal sealed class ShardSession : IDisposable
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _creditWaiter;
     private int _inFlight;
+    private readonly byte[] _lastName = new byte[32];
+    private int _lastNameLength;
+    private bool _lastReadOnly;
     private volatile bool _clientDone;
     private volatile bool _stopping;
     private volatile bool _moveRequested;
@@ -147,7 +150,7 @@ internal sealed class ShardSession : IDisposable
         var input = _client.Transport.Input;
         while (true)
         {
-            var result = await input.ReadAsync(_aborted.Token);
+            var result = await input.ReadAsync();
             var buffer = result.Buffer;
             var consumed = buffer.Start;
             try
@@ -178,7 +181,7 @@ internal sealed class ShardSession : IDisposable
                         {
                             try
                             {
-                                await backend.Output.FlushAsync(_aborted.Token);
+                                await backend.Output.FlushAsync();
                             }
                             catch (Exception ex) when (ex is not OperationCanceledException)
                             {
@@ -282,8 +285,7 @@ internal sealed class ShardSession : IDisposable
                 continue;
             }
 
-            var flags = _context.Commands.Lookup(_request.Argument(0), _request.Count > 1 ? _request.Argument(1) : default);
-            var readOnly = (flags & CommandFlags.ReadOnly) != 0 && (flags & (CommandFlags.Write | CommandFlags.Blocking)) == 0;
+            var readOnly = IsReadOnly(_request);
             var pending = Rent();
             // Bytes are kept only where they can be needed again: a resend (read-only) or state replay.
             pending.Init(_request.Frame, kind, readOnly, isInternal: false, replies, holdsCredit: true, keepBytes: readOnly || kind != CommandKind.Normal);
@@ -297,6 +299,30 @@ internal sealed class ShardSession : IDisposable
         }
 
         return new(wroteBackend, wroteLocal, MoreCompleteFrames: false, Stop: false);
+    }
+
+    /// <summary>
+    /// Whether Redis flags the command read-only. Pipelines repeat a command, so the last plain
+    /// command name and its answer are kept; containers (CONFIG GET) always look up.
+    /// </summary>
+    private bool IsReadOnly(RespRequest request)
+    {
+        var name = request.Argument(0);
+        if (name.IsSingleSegment && name.Length <= _lastName.Length && name.FirstSpan.SequenceEqual(_lastName.AsSpan(0, _lastNameLength)))
+        {
+            return _lastReadOnly;
+        }
+
+        var flags = _context.Commands.Lookup(name, request.Count > 1 ? request.Argument(1) : default, out var isContainer);
+        var readOnly = (flags & CommandFlags.ReadOnly) != 0 && (flags & (CommandFlags.Write | CommandFlags.Blocking)) == 0;
+        if (!isContainer && name.IsSingleSegment && name.Length <= _lastName.Length)
+        {
+            name.FirstSpan.CopyTo(_lastName);
+            _lastNameLength = (int)name.Length;
+            _lastReadOnly = readOnly;
+        }
+
+        return readOnly;
     }
 
     private CommandKind Classify(RespRequest request, out int replies)
@@ -529,12 +555,13 @@ internal sealed class ShardSession : IDisposable
     }
 
     /// <summary>Reads one batch of reply frames and writes them to the client. False when the backend is gone.</summary>
-    private async Task<bool> ReadRepliesOnceAsync(BackendConnection backend, PipeWriter output)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReadRepliesOnceAsync(BackendConnection backend, PipeWriter output)
     {
         ReadResult result;
         try
         {
-            result = await backend.Input.ReadAsync(_aborted.Token);
+            result = await backend.Input.ReadAsync();
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !_aborted.IsCancellationRequested)
         {
@@ -745,7 +772,7 @@ internal sealed class ShardSession : IDisposable
     {
         try
         {
-            var flush = await output.FlushAsync(_aborted.Token);
+            var flush = await output.FlushAsync();
             if (flush.IsCompleted)
             {
                 _clientDone = true;
