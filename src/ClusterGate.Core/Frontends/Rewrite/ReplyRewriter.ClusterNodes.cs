@@ -13,9 +13,9 @@ public static partial class ReplyRewriter
     /// </summary>
     /// <remarks>
     /// Per line the map gets the node id and the announced endpoint (the IP, or the hostname when the IP is empty).
-    /// Null drops the line. Otherwise only the address field changes, to <c>host:port@cport</c>: the bus port is
-    /// kept (clients ignore it) and the <c>,hostname</c> and <c>,key=value</c> fields after it are dropped, since
-    /// they would name the real node. Flags (with <c>myself</c>), master id, epochs, link state, slots and migration
+    /// Null drops the line. Otherwise only the address field changes, to <c>host:port@port</c>: the bus port
+    /// becomes the gateway port too (clients ignore it, but it is a real node's port and must not leak) and the
+    /// <c>,hostname</c> and <c>,key=value</c> fields after it are dropped, since they would name the real node. Flags (with <c>myself</c>), master id, epochs, link state, slots and migration
     /// markers are copied as they are. Lines that do not parse are dropped, not forwarded, so a line we cannot read
     /// cannot leak an address. A reply of another type is returned unchanged.
     /// </remarks>
@@ -73,15 +73,19 @@ public static partial class ReplyRewriter
         ReadOnlySpan<char> address = line.AsSpan(addressStart, addressEnd - addressStart);
         int comma = address.IndexOf(',');
         ReadOnlySpan<char> endpoint = comma < 0 ? address : address[..comma];
-        int at = endpoint.IndexOf('@');
-        ReadOnlySpan<char> busPort = at < 0 ? [] : endpoint[at..];
+        bool hasBusPort = endpoint.Contains('@');
+        string port = gateway.Port.ToString(CultureInfo.InvariantCulture);
 
         _ = output.Append(line.AsSpan(0, addressStart))
             .Append(gateway.Host)
             .Append(':')
-            .Append(gateway.Port.ToString(CultureInfo.InvariantCulture))
-            .Append(busPort)
-            .Append(line.AsSpan(addressEnd));
+            .Append(port);
+        if (hasBusPort)
+        {
+            _ = output.Append('@').Append(port);
+        }
+
+        _ = output.Append(line.AsSpan(addressEnd));
         return true;
     }
 

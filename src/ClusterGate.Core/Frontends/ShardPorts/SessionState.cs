@@ -21,6 +21,7 @@ internal sealed class SessionState
     private byte[]? _select;
     private byte[]? _setName;
     private bool _readOnly;
+    private int _subscriptionCount;
 
     public bool InMulti { get; set; }
 
@@ -29,16 +30,8 @@ internal sealed class SessionState
 
     public bool Monitoring { get; private set; }
 
-    public bool HasSubscriptions
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _channels.Count + _patterns.Count + _shardChannels.Count > 0;
-            }
-        }
-    }
+    /// <summary>Read for every reply frame, so kept as a plain field updated under the lock.</summary>
+    public bool HasSubscriptions => Volatile.Read(ref _subscriptionCount) > 0;
 
     public int UnsubscribeAllReplies(CommandKind kind)
     {
@@ -119,6 +112,7 @@ internal sealed class SessionState
                     _channels.Clear();
                     _patterns.Clear();
                     _shardChannels.Clear();
+                    Volatile.Write(ref _subscriptionCount, 0);
                     InMulti = MultiAborted = Monitoring = false;
                 }
 
@@ -152,6 +146,7 @@ internal sealed class SessionState
                 "sunsubscribe" => _shardChannels.Remove(channel),
                 _ => false,
             };
+            Volatile.Write(ref _subscriptionCount, _channels.Count + _patterns.Count + _shardChannels.Count);
         }
     }
 
