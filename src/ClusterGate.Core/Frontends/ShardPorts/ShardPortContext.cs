@@ -1,7 +1,7 @@
 using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.Rewrite;
 using ClusterGate.Core.Resp;
-using ClusterGate.Core.Routing;
+using ClusterGate.Core.Routing.Commands;
 using ClusterGate.Core.Topology;
 using Microsoft.Extensions.Logging;
 
@@ -35,8 +35,8 @@ internal sealed class ShardPortContext
 
     public RespLimits Limits { get; } = RespLimits.Default;
 
-    /// <summary>Read from the cluster's <c>COMMAND</c> at start; empty means nothing is retried silently.</summary>
-    public CommandTable Commands { get; set; } = CommandTable.Empty;
+    /// <summary>The generated table merged with the cluster's own <c>COMMAND</c> at start (modules, newer servers).</summary>
+    public CommandCatalog Commands { get; set; } = CommandCatalog.Default;
 
     public int? PortOf(int groupId) => _portOf(groupId);
 

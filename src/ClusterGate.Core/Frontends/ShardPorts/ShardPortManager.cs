@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Threading.Channels;
 using ClusterGate.Core.Backends;
-using ClusterGate.Core.Routing;
+using ClusterGate.Core.Routing.Commands;
 using ClusterGate.Core.Topology;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -256,18 +256,18 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         }
     }
 
-    private async Task<CommandTable> LoadCommandTableAsync(CancellationToken cancellationToken)
+    private async Task<CommandCatalog> LoadCommandTableAsync(CancellationToken cancellationToken)
     {
         foreach (var node in _monitor.Current.Nodes.Where(n => !n.IsDown).OrderBy(n => n.IsMaster ? 0 : 1))
         {
             try
             {
                 var reply = await _monitor.Nodes.ExecuteAsync(node.Connect, ["COMMAND"], cancellationToken);
-                var table = CommandTable.FromCommandReply(reply);
-                if (table.Count > 0)
+                if (reply.Type != Resp.RespType.Error)
                 {
-                    LogCommandTableLoaded(table.Count, node.Connect.ToString());
-                    return table;
+                    var catalog = CommandCatalog.Default.WithLive(reply);
+                    LogCommandTableLoaded(catalog.Count, node.Connect.ToString());
+                    return catalog;
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -276,7 +276,8 @@ public sealed partial class ShardPortManager : IAsyncDisposable
             }
         }
 
-        return CommandTable.Empty;
+        // The generated table still knows every built-in command of Redis 7.
+        return CommandCatalog.Default;
     }
 
     public async ValueTask DisposeAsync()

@@ -5,7 +5,7 @@ using System.Text;
 using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.Rewrite;
 using ClusterGate.Core.Resp;
-using ClusterGate.Core.Routing;
+using ClusterGate.Core.Routing.Commands;
 using ClusterGate.Core.Topology;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -302,20 +302,21 @@ internal sealed class ShardSession : IDisposable
     }
 
     /// <summary>
-    /// Whether Redis flags the command read-only. Pipelines repeat a command, so the last plain
-    /// command name and its answer are kept; containers (CONFIG GET) always look up.
+    /// Whether Redis flags the command read-only (and neither write nor blocking). Pipelines repeat a
+    /// command, so the last plain command name and its answer are kept; containers (CONFIG GET) always look up.
     /// </summary>
     private bool IsReadOnly(RespRequest request)
     {
         var name = request.Argument(0);
-        if (name.IsSingleSegment && name.Length <= _lastName.Length && name.FirstSpan.SequenceEqual(_lastName.AsSpan(0, _lastNameLength)))
+        if (name.IsSingleSegment && name.FirstSpan.SequenceEqual(_lastName.AsSpan(0, _lastNameLength)))
         {
             return _lastReadOnly;
         }
 
-        var flags = _context.Commands.Lookup(name, request.Count > 1 ? request.Argument(1) : default, out var isContainer);
-        var readOnly = (flags & CommandFlags.ReadOnly) != 0 && (flags & (CommandFlags.Write | CommandFlags.Blocking)) == 0;
-        if (!isContainer && name.IsSingleSegment && name.Length <= _lastName.Length)
+        var spec = _context.Commands.Find(request);
+        var readOnly = spec is not null && spec.HasFlag(CommandSpecFlags.ReadOnly)
+            && (spec.Flags & (CommandSpecFlags.Write | CommandSpecFlags.Blocking)) == 0;
+        if (spec is { IsContainer: false } && name.IsSingleSegment && name.Length <= _lastName.Length)
         {
             name.FirstSpan.CopyTo(_lastName);
             _lastNameLength = (int)name.Length;
