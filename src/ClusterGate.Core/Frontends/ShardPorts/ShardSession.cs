@@ -102,19 +102,17 @@ internal sealed class ShardSession : IDisposable
     {
         ShardSessionLog.SessionStarted(_logger, Id, _groupId, _client.RemoteEndPoint?.ToString() ?? "?");
         var pump = Task.Run(PumpAsync);
-        try
+        var clientLoop = RunClientLoopAsync();
+        if (await Task.WhenAny(pump, clientLoop) == pump)
         {
-            await ClientLoopAsync();
-        }
-        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException)
-        {
-            // The client went away; nothing to answer.
-        }
-        finally
-        {
+            // The pump ended first: the client is gone (or QUIT was answered). Stop reading requests that
+            // nobody will see answered, even when the loop is waiting for in-flight credits.
             _clientDone = true;
-            Wake();
+            await _aborted.CancelAsync();
+            _client.Transport.Input.CancelPendingRead();
         }
+
+        await clientLoop;
 
         try
         {
@@ -145,6 +143,23 @@ internal sealed class ShardSession : IDisposable
 
     // ---------------------------------------------------------------- client → backend
 
+    private async Task RunClientLoopAsync()
+    {
+        try
+        {
+            await ClientLoopAsync();
+        }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException)
+        {
+            // The client went away (or the session is being torn down); nothing to answer.
+        }
+        finally
+        {
+            _clientDone = true;
+            Wake();
+        }
+    }
+
     private async Task ClientLoopAsync()
     {
         var input = _client.Transport.Input;
@@ -155,12 +170,12 @@ internal sealed class ShardSession : IDisposable
             var consumed = buffer.Start;
             try
             {
-                if (_stopping)
+                if (_stopping || _clientDone)
                 {
                     return;
                 }
 
-                while (true)
+                while (!_clientDone)
                 {
                     // Backpressure: at most MaxPendingPerSession commands of this client in flight.
                     await WaitForCreditAsync();
