@@ -34,7 +34,7 @@ internal sealed class ShardSession : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly int _maxInFlight;
-    private readonly ConcurrentQueue<PendingCommand> _pending = new();
+    private readonly PendingQueue _pending = new();
     private readonly ConcurrentQueue<PendingCommand> _pool = new();
     private readonly RespRequest _request = new();
     private readonly SessionState _state = new();
@@ -936,18 +936,7 @@ internal sealed class ShardSession : IDisposable
         }
     }
 
-    private bool HasBackendWork()
-    {
-        foreach (var p in _pending)
-        {
-            if (p.LocalReply is null)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private bool HasBackendWork() => _pending.AnyAwaitingBackend();
 
     /// <summary>
     /// Connects to the group's confirmed master, waiting for one up to the hold time. Replays the
