@@ -27,4 +27,10 @@ internal static class LogEvents
     public const int CommandTableLoaded = 211;
     public const int CommandTableFailed = 212;
     public const int SessionFailed = 213;
+
+    // Router: 300-399
+    public const int RouterConnectionLost = 300;
+    public const int RouterListening = 301;
+    public const int RouterSessionFailed = 302;
+    public const int RouterProtocolError = 303;
 }

@@ -44,6 +44,9 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
 
     public NodeQueryClient Nodes => _client;
 
+    /// <summary>The address the gateway connects to for an announced one (configured address map).</summary>
+    public NodeEndpoint MapAddress(NodeEndpoint announced) => _options.MapAddress(announced);
+
     /// <summary>The last events (at most 1000), oldest first.</summary>
     public IReadOnlyList<TopologyEvent> RecentEvents
     {

@@ -17,14 +17,15 @@ internal static class RunCommand
         var basePort = new Option<string?>("--shard-base-port") { Description = "First shard port; group i listens on base + i (default 7100)." };
         var noRewrite = new Option<bool>("--no-rewrite-redirects") { Description = "Pass MOVED/ASK and CLUSTER NODES/SLOTS/SHARDS replies through with the real node addresses." };
         var adminPort = new Option<string?>("--admin-port") { Description = "Admin HTTP port (/health /topology /shards /events); 0 = no HTTP listener (default)." };
+        var routerPort = new Option<string?>("--router-port") { Description = "Router port for clients with no cluster support (slot routing, redirects handled inside); 0 = off (default)." };
         var holdTimeout = new Option<string?>("--hold-timeout") { Description = "How long commands wait for a group without a master, e.g. 20s, 500ms (default 20s)." };
         var user = CommonOptions.User();
         var password = CommonOptions.Password();
         var config = new Option<string?>("--config") { Description = "JSON settings file (see clustergate.sample.json). Environment variables CLUSTERGATE__<Key> override it; options override both." };
         var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error, Fatal." };
-        var command = new Command("run", "Run the gateway: one shard port per master-replica group, following failovers.")
+        var command = new Command("run", "Run the gateway: one shard port per master-replica group, following failovers, and optionally a router port.")
         {
-            seeds, bind, announce, basePort, noRewrite, adminPort, holdTimeout, user, password, config, logLevel,
+            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, holdTimeout, user, password, config, logLevel,
         };
 
         command.SetAction(async (parse, _) =>
@@ -47,6 +48,7 @@ internal static class RunCommand
             Set(nameof(GatewayOptions.AnnounceHost), parse.GetValue(announce));
             Set(nameof(GatewayOptions.ShardBasePort), parse.GetValue(basePort));
             Set(nameof(GatewayOptions.AdminPort), parse.GetValue(adminPort));
+            Set(nameof(GatewayOptions.RouterPort), parse.GetValue(routerPort));
             Set(nameof(GatewayOptions.HoldTimeout), parse.GetValue(holdTimeout));
             Set(nameof(GatewayOptions.User), parse.GetValue(user));
             Set(nameof(GatewayOptions.Password), parse.GetValue(password));

@@ -21,6 +21,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.ShardBasePort)] = "--shard-base-port",
         [nameof(GatewayOptions.RewriteRedirects)] = "--no-rewrite-redirects",
         [nameof(GatewayOptions.AdminPort)] = "--admin-port",
+        [nameof(GatewayOptions.RouterPort)] = "--router-port",
         [nameof(GatewayOptions.HoldTimeout)] = "--hold-timeout",
         [nameof(GatewayOptions.PortPins)] = null,
         [nameof(GatewayOptions.AddressMap)] = null,
@@ -95,6 +96,7 @@ public static class GatewayConfiguration
         options.LogLevel = configuration[nameof(GatewayOptions.LogLevel)] ?? options.LogLevel;
         options.ShardBasePort = ReadInt(configuration, nameof(GatewayOptions.ShardBasePort), options.ShardBasePort, problems);
         options.AdminPort = ReadInt(configuration, nameof(GatewayOptions.AdminPort), options.AdminPort, problems);
+        options.RouterPort = ReadInt(configuration, nameof(GatewayOptions.RouterPort), options.RouterPort, problems);
         options.RewriteRedirects = ReadBool(configuration, nameof(GatewayOptions.RewriteRedirects), options.RewriteRedirects, problems);
         options.HoldTimeout = ReadDuration(configuration, nameof(GatewayOptions.HoldTimeout), options.HoldTimeout, problems);
 

@@ -27,6 +27,9 @@ public sealed class GatewayOptions
     /// <summary>Admin HTTP port; 0 means no HTTP listener at all.</summary>
     public int AdminPort { get; set; }
 
+    /// <summary>Router port for clients with no cluster support; 0 means none.</summary>
+    public int RouterPort { get; set; }
+
     public TimeSpan HoldTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     public List<PortPinOptions> PortPins { get; } = [];
@@ -82,6 +85,16 @@ public sealed class GatewayOptions
         BasePort = ShardBasePort,
         Pins = [.. PortPins.Select(p => new ShardPortPin(p.Port, p.Slot))],
         RewriteRedirects = RewriteRedirects,
+        HoldTimeout = HoldTimeout,
+        User = User,
+        Password = Password,
+    };
+
+    /// <summary>Only valid after validation succeeded.</summary>
+    public ClusterGate.Core.Frontends.Router.RouterOptions ToRouterOptions() => new()
+    {
+        BindAddress = Bind,
+        Port = RouterPort,
         HoldTimeout = HoldTimeout,
         User = User,
         Password = Password,

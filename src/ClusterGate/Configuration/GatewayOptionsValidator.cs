@@ -52,6 +52,15 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.AdminPort), $"{options.AdminPort} is not a port (1-65535, or 0 for no admin HTTP)");
         }
 
+        if (options.RouterPort is not 0 && !IsPort(options.RouterPort))
+        {
+            Problem(nameof(options.RouterPort), $"{options.RouterPort} is not a port (1-65535, or 0 for no router port)");
+        }
+        else if (options.RouterPort is not 0 && options.RouterPort == options.AdminPort)
+        {
+            Problem(nameof(options.RouterPort), $"{options.RouterPort} is also the admin port (--admin-port)");
+        }
+
         Positive(nameof(options.HoldTimeout), options.HoldTimeout);
         Positive("Topology:RefreshInterval", options.Topology.RefreshInterval);
         Positive("Topology:FastPollInterval", options.Topology.FastPollInterval);
@@ -79,6 +88,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             else if (!pinSlots.Add(pin.Slot))
             {
                 Problem(key, $"Slot {pin.Slot} is pinned more than once");
+            }
+
+            if (options.RouterPort != 0 && pin.Port == options.RouterPort)
+            {
+                Problem(key, $"Port {pin.Port} is also the router port (--router-port)");
             }
 
             if (options.AdminPort != 0 && pin.Port == options.AdminPort)

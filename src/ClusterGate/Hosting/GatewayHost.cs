@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using ClusterGate.Admin;
 using ClusterGate.Configuration;
+using ClusterGate.Core.Frontends.Router;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
 using Microsoft.Extensions.Logging;
@@ -57,6 +58,7 @@ internal sealed partial class GatewayHost
 
         var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory);
         AdminServer? admin = null;
+        RouterFrontend? router = null;
         try
         {
             try
@@ -69,6 +71,19 @@ internal sealed partial class GatewayHost
             }
 
             LogShardTable(monitor.Current, shards.Bindings);
+            if (_options.RouterPort > 0)
+            {
+                router = new RouterFrontend(monitor, _options.ToRouterOptions(), _loggerFactory);
+                try
+                {
+                    await router.StartAsync(stopping);
+                }
+                catch (Exception ex) when (ex is SocketException or IOException)
+                {
+                    return await FailAsync($"router port {_options.Bind}:{_options.RouterPort}: {ex.Message}");
+                }
+            }
+
             if (_options.AdminPort > 0)
             {
                 admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, monitor, () => shards.Bindings, _loggerFactory);
@@ -97,6 +112,11 @@ internal sealed partial class GatewayHost
             {
                 try
                 {
+                    if (router is not null)
+                    {
+                        await router.StopAsync(drain.Token);
+                    }
+
                     await shards.StopAsync(drain.Token);
                 }
                 catch (OperationCanceledException)
@@ -121,6 +141,11 @@ internal sealed partial class GatewayHost
                 }
 
                 await admin.DisposeAsync();
+            }
+
+            if (router is not null)
+            {
+                await router.DisposeAsync();
             }
 
             await shards.DisposeAsync();

@@ -1,0 +1,54 @@
+using System.Buffers;
+
+namespace ClusterGate.Core.Frontends.Router;
+
+/// <summary>
+/// Collects the replies of the parts of a split or fanned-out command and, when the last one is in,
+/// writes the combined reply into the client's slot.
+/// </summary>
+internal sealed class GatherSink
+{
+    private readonly ReplySlot _slot;
+    private readonly byte[]?[] _parts;
+    private readonly Func<byte[][], byte[]> _combine;
+    private int _remaining;
+
+    public GatherSink(ReplySlot slot, int parts, Func<byte[][], byte[]> combine)
+    {
+        _slot = slot;
+        _parts = new byte[parts][];
+        _combine = combine;
+        _remaining = parts;
+    }
+
+    /// <summary>The part a request answers is set by <see cref="Part"/>.</summary>
+    public IReplySink Part(int index) => new PartSink(this, index);
+
+    private void SetPart(int index, in ReadOnlySequence<byte> reply)
+    {
+        _parts[index] = reply.ToArray();
+        if (Interlocked.Decrement(ref _remaining) == 0)
+        {
+            byte[] combined;
+            try
+            {
+                combined = _combine(_parts!);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or FormatException or InvalidOperationException)
+            {
+                combined = System.Text.Encoding.UTF8.GetBytes($"-ERR ClusterGate could not merge the replies: {ex.Message}\r\n");
+            }
+
+            _slot.SetReply(new ReadOnlySequence<byte>(combined));
+        }
+    }
+
+    private sealed class PartSink(GatherSink owner, int index) : IReplySink
+    {
+        public void Complete(RouterRequest request, in ReadOnlySequence<byte> reply)
+        {
+            owner.SetPart(index, reply);
+            request.Release();
+        }
+    }
+}

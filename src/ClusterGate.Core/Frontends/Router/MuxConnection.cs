@@ -1,0 +1,256 @@
+using System.Buffers;
+using ClusterGate.Core.Backends;
+using ClusterGate.Core.Resp;
+using ClusterGate.Core.Topology;
+
+namespace ClusterGate.Core.Frontends.Router;
+
+/// <summary>
+/// One shared, pipelined connection to a master. Many clients' commands are written to it; replies
+/// come back in the order the commands were written and are handed to each command's sink. Writes
+/// are collected and flushed once per batch.
+/// </summary>
+internal sealed class MuxConnection
+{
+    private static readonly byte[] AskingCommand = "*1\r\n$6\r\nASKING\r\n"u8.ToArray();
+
+    private readonly RouterDispatcher _dispatcher;
+    private readonly object _gate = new();
+    private readonly Queue<RouterRequest?> _inFlight = new();
+    private readonly List<RouterRequest> _waitingForConnect = [];
+    private BackendConnection? _connection;
+    private RespScanState _scan;
+    private bool _dirty;
+    private bool _flushing;
+    private bool _dead;
+
+    public MuxConnection(RouterDispatcher dispatcher, NodeState node)
+    {
+        _dispatcher = dispatcher;
+        Node = node;
+    }
+
+    public NodeState Node { get; }
+
+    public bool IsDead => Volatile.Read(ref _dead);
+
+    public async Task ConnectAsync(BackendConnector connector, RouterOptions options, CancellationToken cancellationToken)
+    {
+        List<RouterRequest> queued;
+        try
+        {
+            var connection = await connector.ConnectAsync(Node.Id, Node.Connect, options.ConnectTimeout, cancellationToken);
+            if (options.Password is { } password)
+            {
+                var auth = new ArrayBufferWriter<byte>();
+                RespWriter.WriteCommand(auth, options.User is { } user ? ["AUTH", user, password] : ["AUTH", password]);
+                connection.Output.Write(auth.WrittenSpan);
+                lock (_gate)
+                {
+                    _inFlight.Enqueue(null);
+                }
+            }
+
+            lock (_gate)
+            {
+                _connection = connection;
+                queued = [.. _waitingForConnect];
+                _waitingForConnect.Clear();
+                foreach (var request in queued)
+                {
+                    WriteLocked(request);
+                }
+            }
+
+            _ = Task.Run(() => ReadLoopAsync(connection), CancellationToken.None);
+            Flush();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            lock (_gate)
+            {
+                _dead = true;
+                queued = [.. _waitingForConnect];
+                _waitingForConnect.Clear();
+            }
+
+            // Never left the gateway: safe to route again (after a refresh, within the hold time).
+            _dispatcher.OnConnectFailed(this, queued, ex.Message);
+        }
+    }
+
+    /// <summary>Queues the command on this connection; false when the connection is dead (route it elsewhere).</summary>
+    public bool TryEnqueue(RouterRequest request)
+    {
+        lock (_gate)
+        {
+            if (_dead)
+            {
+                return false;
+            }
+
+            if (_connection is null)
+            {
+                _waitingForConnect.Add(request);
+                return true;
+            }
+
+            WriteLocked(request);
+            return true;
+        }
+    }
+
+    private void WriteLocked(RouterRequest request)
+    {
+        var output = _connection!.Output;
+        if (request.Asking)
+        {
+            _inFlight.Enqueue(null);
+            output.Write(AskingCommand);
+        }
+
+        _inFlight.Enqueue(request);
+        output.Write(request.Bytes.Span);
+        _dirty = true;
+    }
+
+    /// <summary>Sends what was written since the last flush. One flush at a time; a flush that waits on backpressure re-flushes when done.</summary>
+    public void Flush()
+    {
+        ValueTask<System.IO.Pipelines.FlushResult> flush;
+        lock (_gate)
+        {
+            if (!_dirty || _flushing || _connection is null || _dead)
+            {
+                return;
+            }
+
+            _dirty = false;
+            try
+            {
+                flush = _connection.Output.FlushAsync();
+            }
+            catch (Exception)
+            {
+                return;
+            }
+
+            if (flush.IsCompleted)
+            {
+                return;
+            }
+
+            _flushing = true;
+        }
+
+        _ = AwaitFlushAsync(flush);
+    }
+
+    private async Task AwaitFlushAsync(ValueTask<System.IO.Pipelines.FlushResult> flush)
+    {
+        try
+        {
+            await flush;
+        }
+        catch (Exception)
+        {
+            // The read loop sees the connection die and handles the commands in flight.
+        }
+
+        lock (_gate)
+        {
+            _flushing = false;
+        }
+
+        Flush();
+    }
+
+    private async Task ReadLoopAsync(BackendConnection connection)
+    {
+        var input = connection.Input;
+        string reason = "connection closed by the server";
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                var buffer = result.Buffer;
+                var consumed = buffer.Start;
+                try
+                {
+                    while (true)
+                    {
+                        var rest = buffer.Slice(consumed);
+                        if (rest.IsEmpty)
+                        {
+                            break;
+                        }
+
+                        var reader = new SequenceReader<byte>(rest);
+                        var status = RespFrameScanner.TryScan(ref reader, RespLimits.Default, ref _scan, out var error);
+                        if (status == RespScanStatus.Incomplete)
+                        {
+                            break;
+                        }
+
+                        if (status == RespScanStatus.Error)
+                        {
+                            throw new InvalidDataException("malformed reply from the server: " + error);
+                        }
+
+                        var frame = rest.Slice(0, reader.Consumed);
+                        consumed = reader.Position;
+                        RouterRequest? request;
+                        lock (_gate)
+                        {
+                            if (!_inFlight.TryDequeue(out request))
+                            {
+                                throw new InvalidDataException("a reply arrived for no command");
+                            }
+                        }
+
+                        if (request is not null)
+                        {
+                            _dispatcher.OnReply(this, request, frame);
+                        }
+                    }
+                }
+                finally
+                {
+                    input.AdvanceTo(consumed, buffer.End);
+                }
+
+                RouterDispatcher.FlushResends();
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            reason = ex.Message;
+        }
+
+        List<RouterRequest> lost;
+        lock (_gate)
+        {
+            _dead = true;
+            lost = [.. _inFlight.OfType<RouterRequest>()];
+            _inFlight.Clear();
+        }
+
+        _dispatcher.OnConnectionLost(this, lost, reason);
+        await connection.DisposeAsync();
+    }
+
+    public void Abort()
+    {
+        lock (_gate)
+        {
+            _dead = true;
+        }
+
+        _connection?.Abort();
+    }
+}

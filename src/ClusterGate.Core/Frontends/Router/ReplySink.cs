@@ -1,0 +1,61 @@
+using System.Buffers;
+
+namespace ClusterGate.Core.Frontends.Router;
+
+/// <summary>Where the reply of a routed command goes: a client's reply slot, or one part of a split command.</summary>
+internal interface IReplySink
+{
+    /// <summary>Called once, on a backend reader or the dispatcher; must not block.</summary>
+    void Complete(RouterRequest request, in ReadOnlySequence<byte> reply);
+}
+
+/// <summary>
+/// One reply in a client's order. Filled out of order (by whichever backend answers), written in order
+/// by the session's writer.
+/// </summary>
+internal sealed class ReplySlot : IReplySink
+{
+    private readonly RouterSession _session;
+    private byte[]? _buffer;
+    private int _length;
+    private volatile bool _done;
+
+    public ReplySlot(RouterSession session)
+    {
+        _session = session;
+    }
+
+    public bool IsDone => _done;
+
+    /// <summary>Close the client connection after this reply (QUIT).</summary>
+    public bool CloseAfter { get; set; }
+
+    public ReadOnlySpan<byte> Reply => _buffer.AsSpan(0, _length);
+
+    public void Complete(RouterRequest request, in ReadOnlySequence<byte> reply)
+    {
+        SetReply(reply);
+        request.Release();
+    }
+
+    public void SetReply(in ReadOnlySequence<byte> reply)
+    {
+        var length = checked((int)reply.Length);
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 16));
+        reply.CopyTo(_buffer);
+        _length = length;
+        _done = true;
+        _session.OnReplyReady(this);
+    }
+
+    public void SetReply(ReadOnlySpan<byte> reply) => SetReply(new ReadOnlySequence<byte>(reply.ToArray()));
+
+    public void Return()
+    {
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using ClusterGate.Core.Observability;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterGate.Core.Frontends.Router;
+
+internal static partial class RouterLog
+{
+    [LoggerMessage(EventId = LogEvents.RouterConnectionLost, Level = LogLevel.Information, Message = "Router connection to {Backend} lost with {InFlight} commands in flight: {Reason}")]
+    public static partial void ConnectionLost(ILogger logger, string backend, int inFlight, string reason);
+
+    [LoggerMessage(EventId = LogEvents.RouterListening, Level = LogLevel.Information, Message = "Router port {Port} listening")]
+    public static partial void Listening(ILogger logger, int port);
+
+    [LoggerMessage(EventId = LogEvents.RouterSessionFailed, Level = LogLevel.Error, Message = "Router session {SessionId} failed")]
+    public static partial void SessionFailed(ILogger logger, Exception exception, long sessionId);
+
+    [LoggerMessage(EventId = LogEvents.RouterProtocolError, Level = LogLevel.Information, Message = "Router session {SessionId}: client protocol error, closing: {Error}")]
+    public static partial void ProtocolError(ILogger logger, long sessionId, string error);
+}

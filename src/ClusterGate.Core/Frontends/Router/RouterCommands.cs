@@ -1,0 +1,268 @@
+using System.Buffers;
+using System.Text;
+using ClusterGate.Core.Resp;
+using ClusterGate.Core.Routing;
+using ClusterGate.Core.Routing.Commands;
+
+namespace ClusterGate.Core.Frontends.Router;
+
+/// <summary>
+/// What the router does with each command: answer it as a standalone Redis would, send it to the
+/// master of its slot, split it per slot (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) or fan it out.
+/// </summary>
+internal static partial class RouterCommands
+{
+    private static readonly byte[] Pong = "+PONG\r\n"u8.ToArray();
+    private static readonly byte[] Ok = "+OK\r\n"u8.ToArray();
+    private static readonly byte[] ResetReply = "+RESET\r\n"u8.ToArray();
+    private static readonly byte[] CrossSlot = "-CROSSSLOT Keys in request don't hash to the same slot\r\n"u8.ToArray();
+
+    /// <summary>Handles one command; true when the session must stop reading (QUIT).</summary>
+    public static bool Execute(RouterSession session, RespRequest request)
+    {
+        var slot = session.NewSlot();
+        if (TryLocal(session, request, slot, out var stop))
+        {
+            return stop;
+        }
+
+        var context = session.Context;
+        var spec = context.Commands.Find(request);
+        if (spec is null)
+        {
+            slot.SetReply(Error($"ERR unknown command '{Truncate(request.ArgumentToString(0))}', with args beginning with: {ArgsPreview(request)}"));
+            return false;
+        }
+
+        if (spec.Arity > 0 ? request.Count != spec.Arity : request.Count < -spec.Arity)
+        {
+            slot.SetReply(Error($"ERR wrong number of arguments for '{spec.Name.Replace('|', ' ')}' command"));
+            return false;
+        }
+
+        if (TryServerCommand(session, request, spec, slot))
+        {
+            return false;
+        }
+
+        if (spec.HasFlag(CommandSpecFlags.Blocking))
+        {
+            // A blocked command would stall every client sharing the connection.
+            slot.SetReply(Error($"ERR '{spec.Name}' blocks, which the router's shared connections cannot do; use a shard port for blocking commands (ClusterGate)"));
+            return false;
+        }
+
+        if (!KeyFinder.TryGetSlot(request, spec, out var hashSlot, out var crossSlot, out var keyless))
+        {
+            slot.SetReply(Error($"ERR ClusterGate cannot find the keys of '{spec.Name}' in this request"));
+            return false;
+        }
+
+        var readOnly = spec.HasFlag(CommandSpecFlags.ReadOnly) && !spec.HasFlag(CommandSpecFlags.Write);
+        if (crossSlot)
+        {
+            if (!TrySplit(session, request, spec, slot))
+            {
+                slot.SetReply(CrossSlot);
+            }
+
+            return false;
+        }
+
+        if (keyless)
+        {
+            SendToAnyMaster(session, request.Frame, readOnly, slot);
+            return false;
+        }
+
+        var routed = new RouterRequest(request.Frame, hashSlot, readOnly, session.Id, slot);
+        session.Touch(context.Dispatcher.Route(routed));
+        return false;
+    }
+
+    /// <summary>Commands a standalone server answers about the connection itself.</summary>
+    private static bool TryLocal(RouterSession session, RespRequest request, ReplySlot slot, out bool stop)
+    {
+        stop = false;
+        var args = request.Count - 1;
+        switch (request.ArgumentLength(0))
+        {
+            case 4 when request.ArgumentEquals(0, "PING"u8):
+                if (args == 0)
+                {
+                    slot.SetReply(Pong);
+                }
+                else
+                {
+                    slot.SetReply(Bulk(request.Argument(1)));
+                }
+
+                return true;
+            case 4 when request.ArgumentEquals(0, "ECHO"u8) && args == 1:
+                slot.SetReply(Bulk(request.Argument(1)));
+                return true;
+            case 4 when request.ArgumentEquals(0, "QUIT"u8):
+                slot.CloseAfter = true;
+                slot.SetReply(Ok);
+                stop = true;
+                return true;
+            case 4 when request.ArgumentEquals(0, "AUTH"u8):
+                slot.SetReply(Auth(session, request));
+                return true;
+            case 5 when request.ArgumentEquals(0, "RESET"u8):
+                session.ClientName = null;
+                slot.SetReply(ResetReply);
+                return true;
+            case 5 when request.ArgumentEquals(0, "HELLO"u8):
+                slot.SetReply(Hello(session, request));
+                return true;
+            case 6 when request.ArgumentEquals(0, "SELECT"u8) && args == 1:
+                slot.SetReply(request.TryGetArgumentInt64(1, out var db) && db == 0
+                    ? Ok
+                    : Error("ERR the router serves a Redis Cluster, which has only database 0 (ClusterGate)"));
+                return true;
+            case 6 when request.ArgumentEquals(0, "CLIENT"u8) && args >= 1:
+                return TryClient(session, request, slot);
+            case 7 when request.ArgumentEquals(0, "CLUSTER"u8):
+                // What a server with cluster mode off answers, so clients treat the router as standalone.
+                slot.SetReply(Error("ERR This instance has cluster support disabled"));
+                return true;
+            case 5 when request.ArgumentEquals(0, "MULTI"u8) || request.ArgumentEquals(0, "WATCH"u8):
+            case 4 when request.ArgumentEquals(0, "EXEC"u8):
+            case 7 when request.ArgumentEquals(0, "DISCARD"u8) || request.ArgumentEquals(0, "UNWATCH"u8) || request.ArgumentEquals(0, "MONITOR"u8):
+            case 9 when request.ArgumentEquals(0, "SUBSCRIBE"u8):
+            case 10 when request.ArgumentEquals(0, "PSUBSCRIBE"u8) || request.ArgumentEquals(0, "SSUBSCRIBE"u8):
+            case 11 when request.ArgumentEquals(0, "UNSUBSCRIBE"u8):
+            case 12 when request.ArgumentEquals(0, "PUNSUBSCRIBE"u8) || request.ArgumentEquals(0, "SUNSUBSCRIBE"u8):
+                slot.SetReply(Error($"ERR '{request.ArgumentToString(0).ToUpperInvariant()}' needs a connection of its own, which the router does not give yet; use a shard port (ClusterGate)"));
+                return true;
+        }
+
+        return false;
+    }
+
+    private static byte[] Auth(RouterSession session, RespRequest request)
+    {
+        var password = session.Context.Options.Password;
+        if (password is null)
+        {
+            return Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        }
+
+        var given = request.ArgumentToString(request.Count - 1);
+        return given == password ? Ok : Error("WRONGPASS invalid username-password pair or user is disabled.");
+    }
+
+    private static byte[] Hello(RouterSession session, RespRequest request)
+    {
+        if (request.Count > 1 && !(request.TryGetArgumentInt64(1, out var protocol) && protocol == 2))
+        {
+            return request.TryGetArgumentInt64(1, out var p) && p == 3
+                ? Error("NOPROTO the router speaks RESP2 only (its backend connections are shared); use a shard port for RESP3 (ClusterGate)")
+                : Error("NOPROTO unsupported protocol version");
+        }
+
+        var writer = new ArrayBufferWriter<byte>();
+        RespWriter.WriteArrayHeader(writer, 14);
+        RespWriter.WriteBulkString(writer, "server");
+        RespWriter.WriteBulkString(writer, "redis");
+        RespWriter.WriteBulkString(writer, "version");
+        RespWriter.WriteBulkString(writer, session.Context.ServerVersion ?? "7.0.0");
+        RespWriter.WriteBulkString(writer, "proto");
+        RespWriter.WriteInteger(writer, 2);
+        RespWriter.WriteBulkString(writer, "id");
+        RespWriter.WriteInteger(writer, session.Id);
+        RespWriter.WriteBulkString(writer, "mode");
+        RespWriter.WriteBulkString(writer, "standalone");
+        RespWriter.WriteBulkString(writer, "role");
+        RespWriter.WriteBulkString(writer, "master");
+        RespWriter.WriteBulkString(writer, "modules");
+        RespWriter.WriteArrayHeader(writer, 0);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    private static bool TryClient(RouterSession session, RespRequest request, ReplySlot slot)
+    {
+        if (request.ArgumentEquals(1, "SETNAME"u8) && request.Count == 3)
+        {
+            session.ClientName = request.ArgumentToString(2);
+            slot.SetReply(Ok);
+            return true;
+        }
+
+        if (request.ArgumentEquals(1, "GETNAME"u8))
+        {
+            slot.SetReply(session.ClientName is null ? "$-1\r\n"u8.ToArray() : Bulk(session.ClientName));
+            return true;
+        }
+
+        if (request.ArgumentEquals(1, "ID"u8))
+        {
+            slot.SetReply(Encoding.ASCII.GetBytes($":{session.Id}\r\n"));
+            return true;
+        }
+
+        if (request.ArgumentEquals(1, "INFO"u8))
+        {
+            slot.SetReply(Bulk(ClientInfoLine(session) + "\n"));
+            return true;
+        }
+
+        if (request.ArgumentEquals(1, "LIST"u8))
+        {
+            slot.SetReply(Bulk(session.Context.DescribeClients() ?? ClientInfoLine(session) + "\n"));
+            return true;
+        }
+
+        // CLIENT SETINFO and other connection-level settings: accepted, the gateway owns the connections.
+        if (request.ArgumentEquals(1, "SETINFO"u8) || request.ArgumentEquals(1, "NO-EVICT"u8) || request.ArgumentEquals(1, "NO-TOUCH"u8) || request.ArgumentEquals(1, "REPLY"u8))
+        {
+            slot.SetReply(request.ArgumentEquals(1, "REPLY"u8) ? Error("ERR CLIENT REPLY is not supported by the router (ClusterGate)") : Ok);
+            return true;
+        }
+
+        slot.SetReply(Error($"ERR CLIENT {request.ArgumentToString(1).ToUpperInvariant()} is not supported by the router (ClusterGate)"));
+        return true;
+    }
+
+    internal static string ClientInfoLine(RouterSession session) =>
+        $"id={session.Id} addr={session.RemoteEndPoint} name={session.ClientName ?? string.Empty} age={(long)(DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds} db=0 resp=2 lib-name=ClusterGate";
+
+    private static void SendToAnyMaster(RouterSession session, in ReadOnlySequence<byte> command, bool readOnly, IReplySink sink)
+    {
+        var masters = session.Context.Dispatcher.Masters();
+        var request = new RouterRequest(command, -1, readOnly, session.Id, sink);
+        if (masters.Count > 0)
+        {
+            request.TargetNodeId = masters[(int)(session.Id % masters.Count)].Id;
+        }
+
+        session.Touch(session.Context.Dispatcher.Route(request));
+    }
+
+    // ------------------------------------------------------------ helpers
+
+    internal static byte[] Error(string message) => Encoding.UTF8.GetBytes("-" + message.Replace('\r', ' ').Replace('\n', ' ') + "\r\n");
+
+    internal static byte[] Bulk(string text) => Bulk(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(text)));
+
+    internal static byte[] Bulk(in ReadOnlySequence<byte> payload)
+    {
+        var writer = new ArrayBufferWriter<byte>((int)payload.Length + 16);
+        RespWriter.WriteBulkString(writer, payload);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    private static string Truncate(string text) => text.Length > 128 ? text[..128] : text;
+
+    private static string ArgsPreview(RespRequest request)
+    {
+        var preview = new StringBuilder();
+        for (var i = 1; i < request.Count && preview.Length < 128; i++)
+        {
+            preview.Append('\'').Append(Truncate(request.ArgumentToString(i))).Append("' ");
+        }
+
+        return preview.ToString();
+    }
+}

@@ -1,0 +1,410 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using ClusterGate.Core.Backends;
+using ClusterGate.Core.Frontends.Rewrite;
+using ClusterGate.Core.Frontends.ShardPorts;
+using ClusterGate.Core.Topology;
+using Microsoft.Extensions.Logging;
+
+namespace ClusterGate.Core.Frontends.Router;
+
+/// <summary>
+/// Sends routed commands to the master that owns their slot over shared connections, and handles
+/// everything Redis can answer instead of a result: MOVED (send to the named node, refresh), ASK
+/// (ASKING + the command to the importing node), TRYAGAIN (bounded backoff), CLUSTERDOWN /
+/// MASTERDOWN / LOADING and "no master for this slot" (wait within the hold time). A command whose
+/// connection died after it was sent is answered "outcome unknown", unless Redis flags it read-only.
+/// </summary>
+internal sealed partial class RouterDispatcher : IAsyncDisposable
+{
+    [ThreadStatic]
+    private static List<MuxConnection>? t_resent;
+
+    private readonly TopologyMonitor _monitor;
+    private readonly RouterOptions _options;
+    private readonly BackendConnector _connector;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly object _gate = new();
+    private readonly Dictionary<string, MuxConnection?[]> _pool = new(StringComparer.Ordinal);
+    private readonly List<RouterRequest> _parked = [];
+    private readonly ITimer _holdTimer;
+    private readonly CancellationTokenSource _stopping = new();
+
+    public RouterDispatcher(TopologyMonitor monitor, RouterOptions options, BackendConnector connector, ILogger logger, TimeProvider time)
+    {
+        _monitor = monitor;
+        _options = options;
+        _connector = connector;
+        _logger = logger;
+        _time = time;
+        _monitor.SnapshotPublished += OnSnapshot;
+        _holdTimer = time.CreateTimer(_ => ExpireParked(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+    }
+
+    public TopologyMonitor Monitor => _monitor;
+
+    /// <summary>Routes a command. Returns the connection it was written to (flush it after the batch), or null when it waits or was answered.</summary>
+    public MuxConnection? Route(RouterRequest request)
+    {
+        var snapshot = _monitor.Current;
+        NodeState? master;
+        if (request.TargetNodeId is { } target)
+        {
+            master = snapshot.NodeById(target);
+            if (master is null || master.IsDown)
+            {
+                // The named node is unknown or gone: fall back to the slot table.
+                request.TargetNodeId = null;
+                master = request.Slot >= 0 ? snapshot.GroupForSlot(request.Slot)?.RoutableMaster : null;
+            }
+        }
+        else
+        {
+            master = request.Slot >= 0 ? snapshot.GroupForSlot(request.Slot)?.RoutableMaster : null;
+        }
+
+        if (master is null)
+        {
+            Park(request, null);
+            return null;
+        }
+
+        var connection = GetConnection(master, request.SessionId);
+        if (!connection.TryEnqueue(request))
+        {
+            Remove(connection);
+            connection = GetConnection(master, request.SessionId);
+            if (!connection.TryEnqueue(request))
+            {
+                Park(request, null);
+                return null;
+            }
+        }
+
+        return connection;
+    }
+
+    /// <summary>Every master that currently has a confirmed role (for fan-out commands).</summary>
+    public IReadOnlyList<NodeState> Masters()
+    {
+        var masters = new List<NodeState>();
+        foreach (var group in _monitor.Current.Groups)
+        {
+            if (group.RoutableMaster is { } master)
+            {
+                masters.Add(master);
+            }
+        }
+
+        return masters;
+    }
+
+    private MuxConnection GetConnection(NodeState master, long sessionId)
+    {
+        lock (_gate)
+        {
+            if (!_pool.TryGetValue(master.Id, out var connections) || connections.Length != _options.ConnectionsPerMaster)
+            {
+                connections = new MuxConnection?[Math.Max(1, _options.ConnectionsPerMaster)];
+                _pool[master.Id] = connections;
+            }
+
+            var index = (int)(sessionId % connections.Length);
+            var connection = connections[index];
+            if (connection is null || connection.IsDead || connection.Node.Connect != master.Connect)
+            {
+                connection = new MuxConnection(this, master);
+                connections[index] = connection;
+                _ = connection.ConnectAsync(_connector, _options, _stopping.Token);
+            }
+
+            return connection;
+        }
+    }
+
+    private void Remove(MuxConnection connection)
+    {
+        lock (_gate)
+        {
+            if (_pool.TryGetValue(connection.Node.Id, out var connections))
+            {
+                for (var i = 0; i < connections.Length; i++)
+                {
+                    if (ReferenceEquals(connections[i], connection))
+                    {
+                        connections[i] = null;
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ replies
+
+    /// <summary>A reply frame for <paramref name="request"/>, on the connection's reader. Must not block.</summary>
+    public void OnReply(MuxConnection connection, RouterRequest request, in ReadOnlySequence<byte> frame)
+    {
+        if (frame.FirstSpan[0] != (byte)'-')
+        {
+            request.Sink.Complete(request, frame);
+            return;
+        }
+
+        switch (ReplyInspector.ClassifyError(frame))
+        {
+            case ErrorKind.Moved:
+            case ErrorKind.Ask:
+                if (request.Redirects < _options.MaxRedirects && TryRedirect(request, frame))
+                {
+                    return;
+                }
+
+                break;
+            case ErrorKind.TryAgain:
+                if (++request.TryAgains <= _options.MaxTryAgain)
+                {
+                    // A multi-key command during resharding: its keys are split for a moment.
+                    var delay = _options.TryAgainDelay * Math.Min(request.TryAgains, 10);
+                    _ = Task.Delay(delay, _time).ContinueWith(_ => Resend(request), TaskScheduler.Default);
+                    return;
+                }
+
+                break;
+            case ErrorKind.ClusterDown:
+            case ErrorKind.MasterDown:
+            case ErrorKind.Loading:
+            case ErrorKind.ReadOnly:
+                // Proven not to have run: wait for the topology to change, within the hold time.
+                _monitor.RequestRefresh("router: backend answered " + Encoding.ASCII.GetString(frame.Slice(0, Math.Min(frame.Length, 24))).TrimEnd());
+                if (Park(request, frame.ToArray()))
+                {
+                    return;
+                }
+
+                break;
+        }
+
+        request.Sink.Complete(request, frame);
+    }
+
+    private bool TryRedirect(RouterRequest request, in ReadOnlySequence<byte> frame)
+    {
+        if (frame.Length < 4 || !ReplyRewriter.TryParseRedirect(frame.Slice(1, frame.Length - 3), out var isAsk, out _, out var target))
+        {
+            return false;
+        }
+
+        var snapshot = _monitor.Current;
+        var node = FindByAnnounced(snapshot, target);
+        request.Redirects++;
+        if (!isAsk)
+        {
+            _monitor.RequestRefresh("router: MOVED");
+        }
+
+        if (node is null)
+        {
+            // A node the gateway does not know yet (cluster grew): refresh and retry within the hold time.
+            _monitor.RequestRefresh("router: redirect to an unknown node " + target);
+            return Park(request, frame.ToArray());
+        }
+
+        request.TargetNodeId = node.Id;
+        request.Asking = isAsk;
+        Resend(request);
+        return true;
+    }
+
+    private static NodeState? FindByAnnounced(TopologySnapshot snapshot, NodeEndpoint endpoint)
+    {
+        foreach (var node in snapshot.Nodes)
+        {
+            if (node.Announced == endpoint)
+            {
+                return node;
+            }
+        }
+
+        return null;
+    }
+
+    private void Resend(RouterRequest request)
+    {
+        var connection = Route(request);
+        if (connection is not null)
+        {
+            (t_resent ??= []).Add(connection);
+            FlushResends();
+        }
+    }
+
+    /// <summary>Flushes connections written to by redirects on this thread.</summary>
+    public static void FlushResends()
+    {
+        var resent = t_resent;
+        if (resent is null || resent.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var connection in resent)
+        {
+            connection.Flush();
+        }
+
+        resent.Clear();
+    }
+
+    // ------------------------------------------------------------ failures and holds
+
+    public void OnConnectionLost(MuxConnection connection, List<RouterRequest> inFlight, string reason)
+    {
+        Remove(connection);
+        _monitor.RequestRefresh($"router: connection to {connection.Node.Connect} lost");
+        if (inFlight.Count > 0)
+        {
+            RouterLog.ConnectionLost(_logger, connection.Node.Connect.ToString(), inFlight.Count, reason);
+        }
+
+        var unknown = OutcomeUnknown(connection.Node.Connect);
+        foreach (var request in inFlight)
+        {
+            if (request.ReadOnly)
+            {
+                Resend(request);
+            }
+            else
+            {
+                request.Sink.Complete(request, new ReadOnlySequence<byte>(unknown));
+            }
+        }
+    }
+
+    public void OnConnectFailed(MuxConnection connection, List<RouterRequest> queued, string reason)
+    {
+        Remove(connection);
+        _monitor.RequestRefresh($"router: connect to {connection.Node.Connect} failed: {reason}");
+        foreach (var request in queued)
+        {
+            request.TargetNodeId = null;
+            Park(request, null);
+        }
+    }
+
+    /// <summary>Holds a command until the topology changes, or fails it when its hold time is over. False if already over.</summary>
+    private bool Park(RouterRequest request, byte[]? error)
+    {
+        var now = _time.GetUtcNow();
+        request.HoldUntil ??= now + _options.HoldTimeout;
+        if (error is not null)
+        {
+            request.LastError = error;
+        }
+
+        if (now >= request.HoldUntil)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            _parked.Add(request);
+        }
+
+        _monitor.RequestRefresh("router: a command waits for a master");
+        return true;
+    }
+
+    private void OnSnapshot(TopologySnapshot snapshot)
+    {
+        List<RouterRequest> waiting;
+        lock (_gate)
+        {
+            if (_parked.Count == 0)
+            {
+                return;
+            }
+
+            waiting = [.. _parked];
+            _parked.Clear();
+        }
+
+        // Off the monitor's loop: routing may connect.
+        _ = Task.Run(() =>
+        {
+            var touched = new HashSet<MuxConnection>();
+            foreach (var request in waiting)
+            {
+                request.TargetNodeId = null;
+                request.Asking = false;
+                if (Route(request) is { } connection)
+                {
+                    touched.Add(connection);
+                }
+            }
+
+            foreach (var connection in touched)
+            {
+                connection.Flush();
+            }
+        });
+    }
+
+    private void ExpireParked()
+    {
+        var now = _time.GetUtcNow();
+        List<RouterRequest>? expired = null;
+        lock (_gate)
+        {
+            for (var i = _parked.Count - 1; i >= 0; i--)
+            {
+                if (_parked[i].HoldUntil <= now)
+                {
+                    (expired ??= []).Add(_parked[i]);
+                    _parked.RemoveAt(i);
+                }
+            }
+        }
+
+        if (expired is null)
+        {
+            return;
+        }
+
+        for (var i = expired.Count - 1; i >= 0; i--)
+        {
+            var request = expired[i];
+            var reply = request.LastError ?? NoMaster(request.Slot, _options.HoldTimeout);
+            request.Sink.Complete(request, new ReadOnlySequence<byte>(reply));
+        }
+    }
+
+    private static byte[] OutcomeUnknown(NodeEndpoint master) => Encoding.UTF8.GetBytes(
+        $"-ERR outcome unknown: the connection to master {master} was lost after the command was sent; it may or may not have run (ClusterGate)\r\n");
+
+    private static byte[] NoMaster(int slot, TimeSpan hold) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+        $"-CLUSTERDOWN no master serves slot {slot} after waiting {hold.TotalMilliseconds:0} ms (ClusterGate)\r\n"));
+
+    public async ValueTask DisposeAsync()
+    {
+        _monitor.SnapshotPublished -= OnSnapshot;
+        await _stopping.CancelAsync();
+        await _holdTimer.DisposeAsync();
+        lock (_gate)
+        {
+            foreach (var connections in _pool.Values)
+            {
+                foreach (var connection in connections)
+                {
+                    connection?.Abort();
+                }
+            }
+
+            _pool.Clear();
+        }
+
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,64 @@
+using System.Buffers;
+using ClusterGate.Core.Topology;
+
+namespace ClusterGate.Core.Frontends.Router;
+
+/// <summary>
+/// A command on its way to a master. It owns a pooled copy of its bytes, taken when it is sent, so it
+/// can be sent again when Redis proves it did not run (MOVED, ASK, TRYAGAIN, CLUSTERDOWN...) or, for
+/// read-only commands, when the connection died with it in flight.
+/// </summary>
+internal sealed class RouterRequest
+{
+    private byte[]? _buffer;
+
+    public RouterRequest(ReadOnlySequence<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
+    {
+        var length = checked((int)command.Length);
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 16));
+        command.CopyTo(_buffer);
+        Length = length;
+        Slot = slot;
+        ReadOnly = readOnly;
+        SessionId = sessionId;
+        Sink = sink;
+    }
+
+    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, Length);
+
+    public int Length { get; }
+
+    /// <summary>The hash slot, or -1 for a command sent to a chosen node (keyless, fan-out).</summary>
+    public int Slot { get; }
+
+    public bool ReadOnly { get; }
+
+    public long SessionId { get; }
+
+    public IReplySink Sink { get; }
+
+    /// <summary>A node chosen for this command regardless of the slot table (MOVED target, fan-out).</summary>
+    public string? TargetNodeId { get; set; }
+
+    /// <summary>Send <c>ASKING</c> right before the command (ASK redirect).</summary>
+    public bool Asking { get; set; }
+
+    public int Redirects { get; set; }
+
+    public int TryAgains { get; set; }
+
+    /// <summary>Until when the command may wait for a master (set when it first has to wait).</summary>
+    public DateTimeOffset? HoldUntil { get; set; }
+
+    /// <summary>The last error that made it wait, returned if the hold time runs out.</summary>
+    public byte[]? LastError { get; set; }
+
+    public void Release()
+    {
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
+    }
+}

@@ -1,0 +1,300 @@
+using System.Buffers;
+using ClusterGate.Core.Resp;
+using Microsoft.AspNetCore.Connections;
+
+namespace ClusterGate.Core.Frontends.Router;
+
+/// <summary>
+/// One client on the router port. The read loop parses commands and hands each to
+/// <see cref="RouterCommands"/>, which answers it, routes it or splits it; every command gets a
+/// <see cref="ReplySlot"/> in arrival order. Replies fill their slots out of order (different masters
+/// answer at different times); the writer loop writes them strictly in order, one flush per batch.
+/// </summary>
+internal sealed class RouterSession : IDisposable
+{
+    private readonly ConnectionContext _client;
+    private readonly RouterContext _context;
+    private readonly Queue<ReplySlot> _replies = new();
+    private readonly object _gate = new();
+    private readonly AsyncSignal _ready = new();
+    private readonly AsyncSignal _credit = new();
+    private readonly RespRequest _request = new();
+    private readonly HashSet<MuxConnection> _touched = [];
+    private readonly CancellationTokenSource _aborted = new();
+    private int _outstanding;
+    private volatile bool _readDone;
+    private volatile bool _stopping;
+
+    public RouterSession(ConnectionContext client, RouterContext context, long id)
+    {
+        _client = client;
+        _context = context;
+        Id = id;
+    }
+
+    public long Id { get; }
+
+    public RouterContext Context => _context;
+
+    /// <summary>The client's name from CLIENT SETNAME (answered by the gateway).</summary>
+    public string? ClientName { get; set; }
+
+    public string RemoteEndPoint => _client.RemoteEndPoint?.ToString() ?? "?";
+
+    public DateTimeOffset ConnectedAt { get; } = DateTimeOffset.UtcNow;
+
+    public void BeginShutdown()
+    {
+        _stopping = true;
+        _client.Transport.Input.CancelPendingRead();
+    }
+
+    public void Abort()
+    {
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _client.Abort(new ConnectionAbortedException("the gateway is shutting down"));
+    }
+
+    public async Task RunAsync()
+    {
+        var writer = Task.Run(WriteLoopAsync);
+        try
+        {
+            await ReadLoopAsync();
+        }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _readDone = true;
+            _ready.Set();
+        }
+
+        try
+        {
+            await writer;
+        }
+        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                while (_replies.TryDequeue(out var slot))
+                {
+                    // Late replies of a gone client still return their buffers when they land.
+                    if (slot.IsDone)
+                    {
+                        slot.Return();
+                    }
+                }
+            }
+
+            await _client.Transport.Output.CompleteAsync();
+            await _client.Transport.Input.CompleteAsync();
+            Dispose();
+        }
+    }
+
+    /// <summary>A slot for the next reply in the client's order.</summary>
+    public ReplySlot NewSlot()
+    {
+        var slot = new ReplySlot(this);
+        lock (_gate)
+        {
+            _replies.Enqueue(slot);
+        }
+
+        Interlocked.Increment(ref _outstanding);
+        return slot;
+    }
+
+    /// <summary>Remembers a connection written to in this batch; flushed once at the end of the batch.</summary>
+    public void Touch(MuxConnection? connection)
+    {
+        if (connection is not null)
+        {
+            _touched.Add(connection);
+        }
+    }
+
+    public void OnReplyReady(ReplySlot slot)
+    {
+        bool head;
+        lock (_gate)
+        {
+            head = _replies.TryPeek(out var first) && ReferenceEquals(first, slot);
+        }
+
+        if (head)
+        {
+            _ready.Set();
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var input = _client.Transport.Input;
+        var max = _context.Options.MaxPendingPerSession;
+        while (true)
+        {
+            var result = await input.ReadAsync();
+            var buffer = result.Buffer;
+            var consumed = buffer.Start;
+            var stop = false;
+            try
+            {
+                if (_stopping)
+                {
+                    return;
+                }
+
+                while (!stop)
+                {
+                    if (Volatile.Read(ref _outstanding) >= max)
+                    {
+                        // Backpressure: the client does not read its replies; stop reading its commands.
+                        FlushTouched();
+                        await _credit.WaitAsync(_aborted.Token);
+                        continue;
+                    }
+
+                    if (!TryProcessOne(buffer, ref consumed, out stop))
+                    {
+                        break;
+                    }
+                }
+
+                FlushTouched();
+                if (stop || result.IsCompleted)
+                {
+                    return;
+                }
+            }
+            finally
+            {
+                input.AdvanceTo(consumed, buffer.End);
+            }
+        }
+    }
+
+    /// <summary>Parses and handles one command. False when no complete command is left.</summary>
+    private bool TryProcessOne(in ReadOnlySequence<byte> buffer, ref SequencePosition consumed, out bool stop)
+    {
+        stop = false;
+        var reader = new SequenceReader<byte>(buffer.Slice(consumed));
+        var status = RespRequestParser.TryParse(ref reader, _context.Limits, _request, out var error);
+        if (status == RespScanStatus.Incomplete)
+        {
+            return false;
+        }
+
+        if (status == RespScanStatus.Error)
+        {
+            RouterLog.ProtocolError(_context.Logger, Id, error ?? "?");
+            var slot = NewSlot();
+            slot.CloseAfter = true;
+            slot.SetReply(System.Text.Encoding.UTF8.GetBytes($"-ERR {error}\r\n"));
+            stop = true;
+            return false;
+        }
+
+        consumed = reader.Position;
+        if (_request.Count == 0)
+        {
+            return true;
+        }
+
+        stop = RouterCommands.Execute(this, _request);
+        return !stop;
+    }
+
+    private void FlushTouched()
+    {
+        if (_touched.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var connection in _touched)
+        {
+            connection.Flush();
+        }
+
+        _touched.Clear();
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var output = _client.Transport.Output;
+        while (true)
+        {
+            var written = 0;
+            var close = false;
+            lock (_gate)
+            {
+                while (_replies.TryPeek(out var head) && head.IsDone)
+                {
+                    _replies.Dequeue();
+                    output.Write(head.Reply);
+                    head.Return();
+                    written++;
+                    if (head.CloseAfter)
+                    {
+                        close = true;
+                        break;
+                    }
+                }
+            }
+
+            if (written > 0)
+            {
+                var flush = await output.FlushAsync();
+                Interlocked.Add(ref _outstanding, -written);
+                _credit.Set();
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    return;
+                }
+            }
+
+            if (close)
+            {
+                _aborted.Cancel();
+                _client.Transport.Input.CancelPendingRead();
+                return;
+            }
+
+            bool empty;
+            lock (_gate)
+            {
+                empty = _replies.Count == 0;
+            }
+
+            if (_readDone && empty)
+            {
+                return;
+            }
+
+            if (written == 0)
+            {
+                await _ready.WaitAsync(_aborted.Token);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _request.Dispose();
+        _aborted.Dispose();
+    }
+}
