@@ -53,11 +53,16 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         if (request.TargetNodeId is { } target)
         {
             master = snapshot.NodeById(target);
-            if (master is null || master.IsDown)
+            if (master is null || master.IsDown || (request.Slot < 0 && !master.IsMaster))
             {
-                // The named node is unknown or gone: fall back to the slot table.
-                request.TargetNodeId = null;
-                master = request.Slot >= 0 ? snapshot.GroupForSlot(request.Slot)?.RoutableMaster : null;
+                // The named node is gone or no longer a master: its group's current master takes its
+                // place (a fan-out part stays per group), else the slot table decides.
+                master = snapshot.GroupByNodeId(target)?.RoutableMaster
+                    ?? (request.Slot >= 0 ? snapshot.GroupForSlot(request.Slot)?.RoutableMaster : null);
+                if (master is not null || request.Slot >= 0)
+                {
+                    request.TargetNodeId = master?.Id;
+                }
             }
         }
         else
@@ -65,6 +70,8 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             master = request.Slot >= 0 ? snapshot.GroupForSlot(request.Slot)?.RoutableMaster : null;
         }
 
+        // A keyless command with no chosen master: any master will do.
+        master ??= request.Slot < 0 && request.TargetNodeId is null ? AnyMaster(snapshot, request.SessionId) : null;
         if (master is null)
         {
             Park(request, null);
@@ -84,6 +91,20 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         }
 
         return connection;
+    }
+
+    private static NodeState? AnyMaster(TopologySnapshot snapshot, long sessionId)
+    {
+        var groups = snapshot.Groups;
+        for (var i = 0; i < groups.Length; i++)
+        {
+            if (groups[(int)((sessionId + i) % groups.Length)].RoutableMaster is { } master)
+            {
+                return master;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Every master that currently has a confirmed role (for fan-out commands).</summary>
@@ -288,7 +309,11 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         _monitor.RequestRefresh($"router: connect to {connection.Node.Connect} failed: {reason}");
         foreach (var request in queued)
         {
-            request.TargetNodeId = null;
+            if (request.Slot >= 0)
+            {
+                request.TargetNodeId = null;
+            }
+
             Park(request, null);
         }
     }
@@ -337,8 +362,13 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             var touched = new HashSet<MuxConnection>();
             foreach (var request in waiting)
             {
-                request.TargetNodeId = null;
-                request.Asking = false;
+                if (request.Slot >= 0)
+                {
+                    // The new snapshot knows better than an old MOVED or ASK.
+                    request.TargetNodeId = null;
+                    request.Asking = false;
+                }
+
                 if (Route(request) is { } connection)
                 {
                     touched.Add(connection);
