@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-command demo: a local 6-node Redis Cluster with ClusterGate in front of it.
 #
-#   demo.sh [--base-port 7000] [--shard-base-port 7100] [--admin-port 7180] [--keep-lab]
+#   demo.sh [--base-port 7000] [--shard-base-port 7100] [--router-port 7199] [--admin-port 7180] [--keep-lab]
 #
 # Starts the lab (cluster-lab/lab.sh up, unless it is already running), builds ClusterGate, runs
 # `clustergate run` in the background, waits for its admin port, prints the shard ports, then
@@ -18,6 +18,7 @@ readonly READY_SECONDS=60
 base_port=7000
 shard_base_port=7100
 admin_port=7180
+router_port=7199
 keep_lab=false
 
 gateway_pid=""
@@ -40,6 +41,7 @@ while (($# > 0)); do
     --base-port) base_port="${2:?--base-port needs a value}"; shift 2 ;;
     --shard-base-port) shard_base_port="${2:?--shard-base-port needs a value}"; shift 2 ;;
     --admin-port) admin_port="${2:?--admin-port needs a value}"; shift 2 ;;
+    --router-port) router_port="${2:?--router-port needs a value}"; shift 2 ;;
     --keep-lab) keep_lab=true; shift ;;
     -h | --help) usage 0 ;;
     *) die "unknown option: $1" ;;
@@ -129,7 +131,7 @@ fi
 run_dir="$(mktemp -d)"
 log="$run_dir/clustergate.log"
 "${gateway[@]}" run --seed "127.0.0.1:$base_port" --bind 127.0.0.1 \
-  --shard-base-port "$shard_base_port" --admin-port "$admin_port" >"$log" 2>&1 &
+  --shard-base-port "$shard_base_port" --router-port "$router_port" --admin-port "$admin_port" >"$log" 2>&1 &
 gateway_pid=$!
 
 admin="http://127.0.0.1:$admin_port/"
@@ -153,11 +155,13 @@ ClusterGate is running (pid $gateway_pid) in front of the lab on 127.0.0.1:$base
 
 $table
 
+Router port (clients with no cluster support): 127.0.0.1:$router_port
 Admin HTTP: ${admin}health  ${admin}topology  ${admin}shards  ${admin}events
 
 Try:
   redis-cli -c -p $shard_base_port set foo bar        # cluster-aware client through the gateway
   redis-cli -p $shard_base_port cluster nodes         # only gateway ports in the reply
+  redis-cli -p $router_port mset a 1 b 2 c 3          # one address, any slot: the router splits and routes
   $SCRIPT_DIR/lab.sh segfault ${first_master##*:}              # crash a master; its shard port follows the promotion
   ${gateway[*]} status --admin $admin
 

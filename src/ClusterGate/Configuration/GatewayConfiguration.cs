@@ -22,6 +22,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.RewriteRedirects)] = "--no-rewrite-redirects",
         [nameof(GatewayOptions.AdminPort)] = "--admin-port",
         [nameof(GatewayOptions.RouterPort)] = "--router-port",
+        [nameof(GatewayOptions.RouterConnectionsPerMaster)] = null,
         [nameof(GatewayOptions.HoldTimeout)] = "--hold-timeout",
         [nameof(GatewayOptions.PortPins)] = null,
         [nameof(GatewayOptions.AddressMap)] = null,
@@ -97,6 +98,7 @@ public static class GatewayConfiguration
         options.ShardBasePort = ReadInt(configuration, nameof(GatewayOptions.ShardBasePort), options.ShardBasePort, problems);
         options.AdminPort = ReadInt(configuration, nameof(GatewayOptions.AdminPort), options.AdminPort, problems);
         options.RouterPort = ReadInt(configuration, nameof(GatewayOptions.RouterPort), options.RouterPort, problems);
+        options.RouterConnectionsPerMaster = ReadInt(configuration, nameof(GatewayOptions.RouterConnectionsPerMaster), options.RouterConnectionsPerMaster, problems);
         options.RewriteRedirects = ReadBool(configuration, nameof(GatewayOptions.RewriteRedirects), options.RewriteRedirects, problems);
         options.HoldTimeout = ReadDuration(configuration, nameof(GatewayOptions.HoldTimeout), options.HoldTimeout, problems);
 

@@ -30,6 +30,9 @@ public sealed class GatewayOptions
     /// <summary>Router port for clients with no cluster support; 0 means none.</summary>
     public int RouterPort { get; set; }
 
+    /// <summary>Shared pipelined connections the router keeps per master.</summary>
+    public int RouterConnectionsPerMaster { get; set; } = 2;
+
     public TimeSpan HoldTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     public List<PortPinOptions> PortPins { get; } = [];
@@ -95,6 +98,7 @@ public sealed class GatewayOptions
     {
         BindAddress = Bind,
         Port = RouterPort,
+        ConnectionsPerMaster = RouterConnectionsPerMaster,
         HoldTimeout = HoldTimeout,
         User = User,
         Password = Password,

@@ -61,6 +61,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.RouterPort), $"{options.RouterPort} is also the admin port (--admin-port)");
         }
 
+        if (options.RouterConnectionsPerMaster is < 1 or > 64)
+        {
+            Problem(nameof(options.RouterConnectionsPerMaster), $"{options.RouterConnectionsPerMaster} is not between 1 and 64");
+        }
+
         Positive(nameof(options.HoldTimeout), options.HoldTimeout);
         Positive("Topology:RefreshInterval", options.Topology.RefreshInterval);
         Positive("Topology:FastPollInterval", options.Topology.FastPollInterval);

@@ -29,6 +29,9 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
     private readonly object _gate = new();
     private readonly Dictionary<string, MuxConnection?[]> _pool = new(StringComparer.Ordinal);
     private readonly List<RouterRequest> _parked = [];
+
+    // MOVED updates the route at once: until a newer snapshot arrives, the slot goes to the named node.
+    private readonly SlotOverride[] _moved = new SlotOverride[Routing.HashSlot.SlotCount];
     private readonly ITimer _holdTimer;
     private readonly CancellationTokenSource _stopping = new();
 
@@ -64,6 +67,10 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
                     request.TargetNodeId = master?.Id;
                 }
             }
+        }
+        else if (request.Slot >= 0 && Volatile.Read(ref _moved[request.Slot]) is { } moved && moved.Version == snapshot.Version)
+        {
+            master = snapshot.NodeById(moved.NodeId) ?? snapshot.GroupForSlot(request.Slot)?.RoutableMaster;
         }
         else
         {
@@ -234,6 +241,11 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
 
         request.TargetNodeId = node.Id;
         request.Asking = isAsk;
+        if (!isAsk && request.Slot >= 0)
+        {
+            Volatile.Write(ref _moved[request.Slot], new SlotOverride(node.Id, snapshot.Version));
+        }
+
         Resend(request);
         return true;
     }
@@ -437,4 +449,6 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
 
         _stopping.Dispose();
     }
+
+    private sealed record SlotOverride(string NodeId, long Version);
 }

@@ -16,12 +16,15 @@ internal sealed class RouterSession : IDisposable
     private readonly RouterContext _context;
     private readonly Queue<ReplySlot> _replies = new();
     private readonly object _gate = new();
-    private readonly AsyncSignal _ready = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly AsyncSignal _credit = new();
     private readonly RespRequest _request = new();
     private readonly HashSet<MuxConnection> _touched = [];
     private readonly CancellationTokenSource _aborted = new();
     private int _outstanding;
+    private bool _writing;
+    private bool _writeAgain;
+    private bool _closed;
     private volatile bool _readDone;
     private volatile bool _stopping;
 
@@ -64,7 +67,6 @@ internal sealed class RouterSession : IDisposable
 
     public async Task RunAsync()
     {
-        var writer = Task.Run(WriteLoopAsync);
         try
         {
             await ReadLoopAsync();
@@ -75,14 +77,15 @@ internal sealed class RouterSession : IDisposable
         finally
         {
             _readDone = true;
-            _ready.Set();
+            TryWrite();
         }
 
         try
         {
-            await writer;
+            // Replies still in flight go out before the connection closes (bounded by shutdown's abort).
+            await _drained.Task.WaitAsync(_aborted.Token);
         }
-        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException or InvalidOperationException)
+        catch (OperationCanceledException)
         {
         }
         finally
@@ -137,8 +140,156 @@ internal sealed class RouterSession : IDisposable
 
         if (head)
         {
-            _ready.Set();
+            TryWrite();
         }
+    }
+
+    /// <summary>
+    /// Writes every reply that is ready at the head of the order, on the calling thread (a backend
+    /// reader, or the read loop for the gateway's own replies). One writer at a time: a caller that
+    /// finds another writing leaves it a note to look again. A flush that waits on a slow client
+    /// continues asynchronously, so a backend reader never waits for one client.
+    /// </summary>
+    private void TryWrite()
+    {
+        lock (_gate)
+        {
+            if (_writing)
+            {
+                _writeAgain = true;
+                return;
+            }
+
+            _writing = true;
+        }
+
+        WriteReady();
+    }
+
+    private void WriteReady()
+    {
+        var output = _client.Transport.Output;
+        while (true)
+        {
+            var written = 0;
+            var close = false;
+            lock (_gate)
+            {
+                if (!_closed)
+                {
+                    while (_replies.TryPeek(out var head) && head.IsDone)
+                    {
+                        _replies.Dequeue();
+                        output.Write(head.Reply);
+                        head.Return();
+                        written++;
+                        if (head.CloseAfter)
+                        {
+                            close = _closed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+
+            if (written > 0)
+            {
+                ValueTask<System.IO.Pipelines.FlushResult> flush;
+                try
+                {
+                    flush = output.FlushAsync();
+                }
+                catch (InvalidOperationException)
+                {
+                    Finish();
+                    return;
+                }
+
+                if (!flush.IsCompleted)
+                {
+                    _ = CompleteFlushAsync(flush, written, close);
+                    return;
+                }
+
+                if (!AfterFlush(flush.Result, written, close))
+                {
+                    return;
+                }
+            }
+
+            lock (_gate)
+            {
+                if (!_writeAgain)
+                {
+                    _writing = false;
+                    if (_readDone && _replies.Count == 0)
+                    {
+                        _drained.TrySetResult();
+                    }
+
+                    return;
+                }
+
+                _writeAgain = false;
+            }
+        }
+    }
+
+    private async Task CompleteFlushAsync(ValueTask<System.IO.Pipelines.FlushResult> flush, int written, bool close)
+    {
+        System.IO.Pipelines.FlushResult result;
+        try
+        {
+            result = await flush;
+        }
+        catch (Exception)
+        {
+            Finish();
+            return;
+        }
+
+        if (AfterFlush(result, written, close))
+        {
+            lock (_gate)
+            {
+                _writeAgain = false;
+            }
+
+            WriteReady();
+        }
+    }
+
+    /// <summary>False when writing is over (client gone or QUIT answered).</summary>
+    private bool AfterFlush(System.IO.Pipelines.FlushResult flush, int written, bool close)
+    {
+        Interlocked.Add(ref _outstanding, -written);
+        _credit.Set();
+        if (flush.IsCompleted || flush.IsCanceled || close)
+        {
+            Finish();
+            return false;
+        }
+
+        return true;
+    }
+
+    private void Finish()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+        }
+
+        _drained.TrySetResult();
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _client.Transport.Input.CancelPendingRead();
     }
 
     private async Task ReadLoopAsync()
@@ -231,65 +382,6 @@ internal sealed class RouterSession : IDisposable
         }
 
         _touched.Clear();
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        var output = _client.Transport.Output;
-        while (true)
-        {
-            var written = 0;
-            var close = false;
-            lock (_gate)
-            {
-                while (_replies.TryPeek(out var head) && head.IsDone)
-                {
-                    _replies.Dequeue();
-                    output.Write(head.Reply);
-                    head.Return();
-                    written++;
-                    if (head.CloseAfter)
-                    {
-                        close = true;
-                        break;
-                    }
-                }
-            }
-
-            if (written > 0)
-            {
-                var flush = await output.FlushAsync();
-                Interlocked.Add(ref _outstanding, -written);
-                _credit.Set();
-                if (flush.IsCompleted || flush.IsCanceled)
-                {
-                    return;
-                }
-            }
-
-            if (close)
-            {
-                _aborted.Cancel();
-                _client.Transport.Input.CancelPendingRead();
-                return;
-            }
-
-            bool empty;
-            lock (_gate)
-            {
-                empty = _replies.Count == 0;
-            }
-
-            if (_readDone && empty)
-            {
-                return;
-            }
-
-            if (written == 0)
-            {
-                await _ready.WaitAsync(_aborted.Token);
-            }
-        }
     }
 
     public void Dispose()
