@@ -36,7 +36,20 @@ internal static partial class RouterCommands
 
         if (spec.Arity > 0 ? request.Count != spec.Arity : request.Count < -spec.Arity)
         {
-            slot.SetReply(Error($"ERR wrong number of arguments for '{spec.Name.Replace('|', ' ')}' command"));
+            slot.SetReply(Error($"ERR wrong number of arguments for '{spec.Name}' command"));
+            return false;
+        }
+
+        if (spec.Name is "mset" or "msetnx" && (request.Count - 1) % 2 != 0)
+        {
+            slot.SetReply(Error($"ERR wrong number of arguments for '{spec.Name}' command"));
+            return false;
+        }
+
+        if (spec.Name is "wait" or "waitaof")
+        {
+            // On a shared connection it would wait for other clients' writes and stall them meanwhile.
+            slot.SetReply(Error($"ERR '{spec.Name}' counts the replicas of this connection's writes, which the router's shared connections cannot do; use a shard port (ClusterGate)"));
             return false;
         }
 

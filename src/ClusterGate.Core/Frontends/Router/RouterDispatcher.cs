@@ -81,7 +81,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         master ??= request.Slot < 0 && request.TargetNodeId is null ? AnyMaster(snapshot, request.SessionId) : null;
         if (master is null)
         {
-            Park(request, null);
+            ParkOrFail(request, null);
             return null;
         }
 
@@ -92,7 +92,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             connection = GetConnection(master, request.SessionId);
             if (!connection.TryEnqueue(request))
             {
-                Park(request, null);
+                ParkOrFail(request, null);
                 return null;
             }
         }
@@ -326,14 +326,15 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
                 request.TargetNodeId = null;
             }
 
-            Park(request, null);
+            ParkOrFail(request, null);
         }
     }
 
-    /// <summary>Holds a command until the topology changes, or fails it when its hold time is over. False if already over.</summary>
+    /// <summary>Holds a command until the topology changes. False when its hold time is already over (the caller answers it).</summary>
     private bool Park(RouterRequest request, byte[]? error)
     {
         var now = _time.GetUtcNow();
+        var first = request.HoldUntil is null;
         request.HoldUntil ??= now + _options.HoldTimeout;
         if (error is not null)
         {
@@ -350,8 +351,22 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             _parked.Add(request);
         }
 
-        _monitor.RequestRefresh("router: a command waits for a master");
+        if (first)
+        {
+            // Only when a command starts waiting: re-holding after each snapshot must not drive refreshes.
+            _monitor.RequestRefresh("router: a command waits for a master");
+        }
+
         return true;
+    }
+
+    /// <summary>Holds a command, or answers it with its last error (or "no master") when its hold time is over.</summary>
+    private void ParkOrFail(RouterRequest request, byte[]? error)
+    {
+        if (!Park(request, error))
+        {
+            request.Sink.Complete(request, new ReadOnlySequence<byte>(request.LastError ?? NoMaster(request.Slot, _options.HoldTimeout)));
+        }
     }
 
     private void OnSnapshot(TopologySnapshot snapshot)
