@@ -301,7 +301,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             RouterLog.ConnectionLost(_logger, connection.Node.Connect.ToString(), inFlight.Count, reason);
         }
 
-        var unknown = OutcomeUnknown(connection.Node.Connect);
+        var unknown = ShardReplies.OutcomeUnknown(connection.Node.Connect);
         foreach (var request in inFlight)
         {
             if (request.ReadOnly)
@@ -437,9 +437,6 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             request.Sink.Complete(request, new ReadOnlySequence<byte>(reply));
         }
     }
-
-    private static byte[] OutcomeUnknown(NodeEndpoint master) => Encoding.UTF8.GetBytes(
-        $"-ERR outcome unknown: the connection to master {master} was lost after the command was sent; it may or may not have run (ClusterGate)\r\n");
 
     private static byte[] NoMaster(int slot, TimeSpan hold) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
         $"-CLUSTERDOWN no master serves slot {slot} after waiting {hold.TotalMilliseconds:0} ms (ClusterGate)\r\n"));

@@ -8,7 +8,6 @@ using ClusterGate.Core.Topology;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace ClusterGate.Core.Frontends.Router;
 
@@ -39,9 +38,7 @@ public sealed class RouterFrontend : IAsyncDisposable
         _monitor = monitor;
         _options = options;
         _logger = loggerFactory.CreateLogger<RouterFrontend>();
-        _transport = new SocketTransportFactory(
-            Options.Create(new SocketTransportOptions { UnsafePreferInlineScheduling = true, WaitForDataBeforeAllocatingBuffer = false, NoDelay = true }),
-            loggerFactory);
+        _transport = ListenerTransport.Create(loggerFactory);
         _connector = new BackendConnector(loggerFactory);
         _dispatcher = new RouterDispatcher(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.Router"), timeProvider ?? TimeProvider.System);
         _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"))
