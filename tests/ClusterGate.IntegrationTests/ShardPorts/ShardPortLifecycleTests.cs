@@ -107,6 +107,14 @@ public sealed class ShardPortLifecycleTests(RedisClusterFixture fixture, ITestOu
             Assert.True((await setter.CallAsync(ReplyBound, cts.Token, "SET", key, new string('x', 10 * 1024))).IsOk);
         }
 
+        // The setter's session (and its backend connection) must be gone before the baseline is taken.
+        var settled = Stopwatch.StartNew();
+        while (gateway.Manager.Bindings.Single(b => b.Port == group.Port).ActiveSessions > 0 && settled.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(50, cts.Token);
+        }
+
+        await Task.Delay(200, cts.Token);
         var connectionsBefore = await ClientCountAsync(masterPort, cts.Token);
 
         // Clients that pipeline GETs of a 10 KB value and never read, until their writes stall; then they go away.
@@ -134,7 +142,9 @@ public sealed class ShardPortLifecycleTests(RedisClusterFixture fixture, ITestOu
 
         await Task.WhenAny(Task.WhenAll(senders), Task.Delay(TimeSpan.FromSeconds(3), cts.Token));
         Assert.All(senders, s => Assert.False(s.IsCompleted, "a client wrote everything without being read: no backpressure"));
-        Assert.Equal(hogCount, gateway.Manager.Bindings.Single(b => b.Port == group.Port).ActiveSessions);
+        var stalled = gateway.Manager.Bindings.Single(b => b.Port == group.Port).ActiveSessions;
+        output.WriteLine($"{stalled} sessions open while their clients stall");
+        Assert.Equal(hogCount, stalled);
 
         foreach (var hog in hogs)
         {

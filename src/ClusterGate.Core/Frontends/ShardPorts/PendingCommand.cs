@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace ClusterGate.Core.Frontends.ShardPorts;
 
 /// <summary>What the relay must do with a command's reply besides forwarding it.</summary>
@@ -31,78 +29,60 @@ internal enum CommandKind : byte
 
 /// <summary>
 /// A command sent to the backend (or answered by the gateway itself) awaiting its place in the
-/// client's reply order. Holds a pooled copy of the request bytes, taken when it is sent, so it
-/// can be replayed on a new master when Redis proves it did not run or it is read-only.
+/// client's reply order: a plain record in the session's <see cref="PendingQueue"/>, so nothing is
+/// allocated or pooled per command. Where the request bytes can be needed again (a resend when it is
+/// read-only, or state replay), it points at a copy in the session's <see cref="RequestArena"/> (or,
+/// when that is full, a pooled array), taken when it is sent.
 /// </summary>
-internal sealed class PendingCommand
+internal struct PendingCommand
 {
-    private byte[]? _buffer;
-
-    public CommandKind Kind { get; private set; }
-
-    /// <summary>Redis flags the command read-only: safe to resend when its outcome is unknown.</summary>
-    public bool IsReadOnly { get; private set; }
-
-    /// <summary>Sent by the gateway (state replay); the reply is consumed, not forwarded.</summary>
-    public bool IsInternal { get; private set; }
-
-    /// <summary>Replies still expected (subscribe family answers once per channel).</summary>
-    public int RepliesLeft { get; set; }
+    /// <summary>Where the kept copy of the request lives; null when it was not kept.</summary>
+    public byte[]? Bytes;
 
     /// <summary>A reply the gateway writes itself in this command's place (no backend frame).</summary>
-    public byte[]? LocalReply { get; set; }
+    public byte[]? LocalReply;
+
+    public int Offset;
+
+    public int Length;
+
+    /// <summary>The arena position just past this command's copy, to release it; 0 when not in the arena.</summary>
+    public long ArenaEnd;
+
+    /// <summary>Replies still expected (subscribe family answers once per channel).</summary>
+    public int RepliesLeft;
+
+    public CommandKind Kind;
+
+    public PendingFlags Flags;
+
+    /// <summary>Redis flags the command read-only: safe to resend when its outcome is unknown.</summary>
+    public readonly bool IsReadOnly => (Flags & PendingFlags.ReadOnly) != 0;
+
+    /// <summary>Sent by the gateway (state replay); the reply is consumed, not forwarded.</summary>
+    public readonly bool IsInternal => (Flags & PendingFlags.Internal) != 0;
 
     /// <summary>Takes one credit of the session's in-flight bound.</summary>
-    public bool HoldsCredit { get; private set; }
+    public readonly bool HoldsCredit => (Flags & PendingFlags.HoldsCredit) != 0;
 
-    public ReadOnlyMemory<byte> Request => _buffer is null ? default : _buffer.AsMemory(0, RequestLength);
+    public readonly ReadOnlySpan<byte> Request => Bytes is null ? default : Bytes.AsSpan(Offset, Length);
 
-    public int RequestLength { get; private set; }
-
-    public void Init(in ReadOnlySequence<byte> request, CommandKind kind, bool isReadOnly, bool isInternal, int replies, bool holdsCredit, bool keepBytes)
+    public static PendingCommand Local(byte[] reply) => new()
     {
-        if (keepBytes)
-        {
-            var length = checked((int)request.Length);
-            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 16));
-            request.CopyTo(_buffer);
-            RequestLength = length;
-        }
-        else
-        {
-            _buffer = null;
-            RequestLength = 0;
-        }
+        LocalReply = reply,
+        RepliesLeft = 1,
+        Flags = PendingFlags.HoldsCredit,
+    };
+}
 
-        Kind = kind;
-        IsReadOnly = isReadOnly;
-        IsInternal = isInternal;
-        RepliesLeft = replies;
-        HoldsCredit = holdsCredit;
-        LocalReply = null;
-    }
+[Flags]
+internal enum PendingFlags : byte
+{
+    None = 0,
+    ReadOnly = 1,
+    Internal = 2,
+    HoldsCredit = 4,
 
-    public void InitLocal(byte[] reply, bool holdsCredit)
-    {
-        _buffer = null;
-        RequestLength = 0;
-        Kind = CommandKind.Normal;
-        IsReadOnly = false;
-        IsInternal = false;
-        RepliesLeft = 1;
-        HoldsCredit = holdsCredit;
-        LocalReply = reply;
-    }
-
-    public void Reset()
-    {
-        if (_buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = null;
-        }
-
-        LocalReply = null;
-        RequestLength = 0;
-    }
+    /// <summary><see cref="PendingCommand.Bytes"/> was rented from the shared pool and goes back to it.</summary>
+    Pooled = 8,
 }

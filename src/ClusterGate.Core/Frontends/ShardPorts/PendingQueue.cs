@@ -1,65 +1,154 @@
+using System.Runtime.CompilerServices;
+
 namespace ClusterGate.Core.Frontends.ShardPorts;
 
 /// <summary>
-/// The session's reply order: commands in the order they were sent. One producer at a time (the
-/// holder of the send lock) and one consumer (the pump). A short lock around a ring buffer: unlike
-/// <see cref="System.Collections.Concurrent.ConcurrentQueue{T}"/>, peeking does not freeze a segment
-/// and make every later enqueue allocate a new one.
+/// The session's reply order: commands in the order they were sent. Single producer (the holder of
+/// the send lock) and single consumer (the pump; the failover paths are both while they hold the
+/// send lock), so no lock: each side publishes its index with a release write and reads the other's
+/// only when its cached copy says full or empty. Records are stored inline in rings; a full ring
+/// links a twice larger one, so after warm-up nothing is allocated.
 /// </summary>
 internal sealed class PendingQueue
 {
-    private readonly Queue<PendingCommand> _items = new(64);
-    private readonly object _gate = new();
+    private const int InitialCapacity = 64;
 
-    public bool IsEmpty
+    private Segment _consumerSegment;
+    private Segment _producerSegment;
+
+    public PendingQueue()
     {
-        get
+        _consumerSegment = _producerSegment = new Segment(InitialCapacity);
+    }
+
+    /// <summary>Consumer: true when no command is waiting.</summary>
+    public bool IsEmpty => Unsafe.IsNullRef(ref PeekHead());
+
+    /// <summary>Producer: appends a command.</summary>
+    public void Enqueue(in PendingCommand command)
+    {
+        var segment = _producerSegment;
+        var tail = segment.Tail.Value;
+        if (tail - segment.HeadCache == segment.Items.Length)
         {
-            lock (_gate)
+            segment.HeadCache = Volatile.Read(ref segment.Head.Value);
+            if (tail - segment.HeadCache == segment.Items.Length)
             {
-                return _items.Count == 0;
+                var next = new Segment(segment.Items.Length * 2);
+                next.Items[0] = command;
+                next.Tail.Value = 1;
+                Volatile.Write(ref segment.Next, next);
+                _producerSegment = next;
+                return;
             }
         }
+
+        segment.Items[tail & segment.Mask] = command;
+        Volatile.Write(ref segment.Tail.Value, tail + 1);
     }
 
-    public void Enqueue(PendingCommand command)
+    /// <summary>Consumer: the oldest command, to read or update in place; a null ref when none.</summary>
+    public ref PendingCommand PeekHead()
     {
-        lock (_gate)
+        var segment = _consumerSegment;
+        var head = segment.Head.Value;
+        if (head == segment.TailCache)
         {
-            _items.Enqueue(command);
+            segment.TailCache = Volatile.Read(ref segment.Tail.Value);
+            if (head == segment.TailCache)
+            {
+                // The producer publishes its last item here before it links the next ring.
+                var next = Volatile.Read(ref segment.Next);
+                if (next is null)
+                {
+                    return ref Unsafe.NullRef<PendingCommand>();
+                }
+
+                segment.TailCache = Volatile.Read(ref segment.Tail.Value);
+                if (head == segment.TailCache)
+                {
+                    _consumerSegment = segment = next;
+                    head = segment.Head.Value;
+                    segment.TailCache = Volatile.Read(ref segment.Tail.Value);
+                    if (head == segment.TailCache)
+                    {
+                        return ref Unsafe.NullRef<PendingCommand>();
+                    }
+                }
+            }
         }
+
+        return ref segment.Items[head & segment.Mask];
     }
 
-    public bool TryPeek(out PendingCommand command)
+    /// <summary>Consumer: removes the command <see cref="PeekHead"/> returned.</summary>
+    public void DequeueHead()
     {
-        lock (_gate)
-        {
-            return _items.TryPeek(out command!);
-        }
+        var segment = _consumerSegment;
+        var head = segment.Head.Value;
+        segment.Items[head & segment.Mask] = default;
+        Volatile.Write(ref segment.Head.Value, head + 1);
     }
 
+    /// <summary>Consumer: removes and returns the oldest command.</summary>
     public bool TryDequeue(out PendingCommand command)
     {
-        lock (_gate)
+        ref var head = ref PeekHead();
+        if (Unsafe.IsNullRef(ref head))
         {
-            return _items.TryDequeue(out command!);
+            command = default;
+            return false;
         }
+
+        command = head;
+        DequeueHead();
+        return true;
     }
 
-    /// <summary>True when some command still waits for a reply from the backend (not a gateway-made one).</summary>
+    /// <summary>
+    /// True when some command still waits for a reply from the backend (not a gateway-made one).
+    /// Only while no command can be added: the caller is the consumer and holds the send lock.
+    /// </summary>
     public bool AnyAwaitingBackend()
     {
-        lock (_gate)
+        for (var segment = _consumerSegment; segment is not null; segment = Volatile.Read(ref segment.Next))
         {
-            foreach (var command in _items)
+            var tail = Volatile.Read(ref segment.Tail.Value);
+            for (var i = segment.Head.Value; i < tail; i++)
             {
-                if (command.LocalReply is null)
+                if (segment.Items[i & segment.Mask].LocalReply is null)
                 {
                     return true;
                 }
             }
+        }
 
-            return false;
+        return false;
+    }
+
+    private sealed class Segment
+    {
+        public readonly PendingCommand[] Items;
+        public readonly long Mask;
+
+        /// <summary>Next index to dequeue; written by the consumer.</summary>
+        public PaddedInt64 Head;
+
+        /// <summary>Next index to fill; written by the producer.</summary>
+        public PaddedInt64 Tail;
+
+        /// <summary>The producer's last look at <see cref="Head"/>.</summary>
+        public long HeadCache;
+
+        /// <summary>The consumer's last look at <see cref="Tail"/>.</summary>
+        public long TailCache;
+
+        public Segment? Next;
+
+        public Segment(int capacity)
+        {
+            Items = new PendingCommand[capacity];
+            Mask = capacity - 1;
         }
     }
 }

@@ -48,9 +48,9 @@ internal sealed class SessionState
     }
 
     /// <summary>Records what a successful reply proves about the connection.</summary>
-    public void Apply(PendingCommand command, in ReadOnlySequence<byte> reply, ref bool quitReplied)
+    public void Apply(CommandKind kind, ReadOnlySpan<byte> request, in ReadOnlySequence<byte> reply, ref bool quitReplied)
     {
-        switch (command.Kind)
+        switch (kind)
         {
             case CommandKind.Normal:
             case CommandKind.ClusterNodes:
@@ -60,28 +60,28 @@ internal sealed class SessionState
             case CommandKind.Auth:
                 lock (_gate)
                 {
-                    _auth = command.Request.ToArray();
+                    _auth = request.ToArray();
                 }
 
                 return;
             case CommandKind.Hello:
                 lock (_gate)
                 {
-                    _hello = command.Request.ToArray();
+                    _hello = request.ToArray();
                 }
 
                 return;
             case CommandKind.Select:
                 lock (_gate)
                 {
-                    _select = command.Request.ToArray();
+                    _select = request.ToArray();
                 }
 
                 return;
             case CommandKind.ClientSetName:
                 lock (_gate)
                 {
-                    _setName = command.Request.ToArray();
+                    _setName = request.ToArray();
                 }
 
                 return;

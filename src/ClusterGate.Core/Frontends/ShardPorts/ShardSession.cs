@@ -1,6 +1,7 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.Rewrite;
@@ -17,7 +18,7 @@ namespace ClusterGate.Core.Frontends.ShardPorts;
 /// </summary>
 /// <remarks>
 /// Two loops share the session. The client loop parses requests, records each as a
-/// <see cref="PendingCommand"/> (with a pooled copy of its bytes) and writes it to the backend; it
+/// <see cref="PendingCommand"/> (with a copy of its bytes when it may be sent again) and writes it to the backend; it
 /// holds <see cref="_sendLock"/> while it sends. The pump is the only writer to the client: it
 /// matches backend reply frames to pending commands in order, writes gateway-made replies in their
 /// place, and owns failover: on backend loss it takes the send lock, turns in-flight writes into
@@ -35,7 +36,7 @@ internal sealed class ShardSession : IDisposable
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly int _maxInFlight;
     private readonly PendingQueue _pending = new();
-    private readonly ConcurrentQueue<PendingCommand> _pool = new();
+    private readonly RequestArena _arena = new();
     private readonly RespRequest _request = new();
     private readonly SessionState _state = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -45,6 +46,9 @@ internal sealed class ShardSession : IDisposable
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _creditWaiter;
     private int _inFlight;
+
+    /// <summary>Credits the pump freed and has not yet given back (one atomic per batch, not per reply).</summary>
+    private PaddedInt64 _freedCredits;
     private readonly byte[] _lastName = new byte[32];
     private int _lastNameLength;
     private bool _lastReadOnly;
@@ -130,7 +134,7 @@ internal sealed class ShardSession : IDisposable
 
             while (_pending.TryDequeue(out var p))
             {
-                p.Reset();
+                ReturnBytes(in p);
             }
 
             await _client.Transport.Output.CompleteAsync();
@@ -241,183 +245,375 @@ internal sealed class ShardSession : IDisposable
 
     private BatchOutcome ProcessRequests(ReadOnlySequence<byte> buffer, BackendConnection? backend, out long processed)
     {
+        // Credits for the whole batch with one atomic: only this loop adds to the count and the pump only
+        // subtracts, so the room seen here can only grow while the batch runs.
+        var room = _maxInFlight - Volatile.Read(ref _inFlight);
+        var taken = 0;
+        ReadOnlySpan<byte> unsent = default;
+        try
+        {
+            return ProcessRequests(buffer, backend, room, ref taken, ref unsent, out processed);
+        }
+        finally
+        {
+            if (!unsent.IsEmpty)
+            {
+                backend!.Output.Write(unsent);
+            }
+
+            if (taken != 0)
+            {
+                Interlocked.Add(ref _inFlight, taken);
+            }
+        }
+    }
+
+    /// <param name="unsent">Forwarded frames not yet written: adjacent ones go to the backend with one write.</param>
+    private BatchOutcome ProcessRequests(
+        ReadOnlySequence<byte> buffer, BackendConnection? backend, int room, ref int taken, scoped ref ReadOnlySpan<byte> unsent, out long processed)
+    {
         var reader = new SequenceReader<byte>(buffer);
         var wroteBackend = false;
         var wroteLocal = false;
         processed = 0;
+        Span<byte> nameScratch = stackalloc byte[NameScratchLength];
+        Span<byte> argumentScratch = stackalloc byte[NameScratchLength];
         while (!reader.End)
         {
-            if (!TryTakeCredit())
+            if (taken >= room)
             {
                 return new(wroteBackend, wroteLocal, MoreCompleteFrames: true, Stop: false);
             }
 
-            var status = RespRequestParser.TryParse(ref reader, _context.Limits, _request, out var error);
-            if (status == RespScanStatus.Incomplete)
+            taken++;
+            Submitted submitted;
+            var span = reader.UnreadSpan;
+            if (!_request.InProgress
+                && RespRequestHead.TryScan(span, _context.Limits, out var length, out var count, out var nameOffset, out var nameLength, out var argumentOffset, out var argumentLength))
             {
-                ReleaseCredit();
-                break;
-            }
-
-            if (status == RespScanStatus.Error)
-            {
-                // Like Redis: answer the protocol error, then close once earlier replies are out.
-                ShardSessionLog.ProtocolError(_logger, Id, error ?? "?");
-                EnqueueLocal(Concat(ProtocolErrorPrefix, error ?? "Protocol error"));
+                // The usual request: a whole RESP array in this segment; only the name (and first argument) matter.
+                var frame = span[..length];
+                reader.Advance(length);
                 processed = reader.Consumed;
-                return new(wroteBackend, WroteLocal: true, MoreCompleteFrames: false, Stop: true);
-            }
-
-            processed = reader.Consumed;
-            if (_request.Count == 0)
-            {
-                ReleaseCredit();
-                continue;
-            }
-
-            var kind = Classify(_request, out var replies);
-            if (_state.MultiAborted)
-            {
-                wroteLocal = true;
-                EnqueueLocal(kind switch
+                var argument = argumentLength >= 0 ? frame.Slice(argumentOffset, argumentLength) : default;
+                submitted = Submit(frame, default, frame.Slice(nameOffset, nameLength), argument, count - 1, backend);
+                if (submitted != Submitted.Local)
                 {
-                    CommandKind.Exec => ShardReplies.ExecAbortedByFailover,
-                    CommandKind.Discard => ShardReplies.Ok,
-                    _ => ShardReplies.TransactionAbortedByFailover,
-                });
-                if (kind is CommandKind.Exec or CommandKind.Discard)
+                    if (!unsent.IsEmpty && !Unsafe.AreSame(
+                        ref Unsafe.Add(ref MemoryMarshal.GetReference(unsent), unsent.Length), ref MemoryMarshal.GetReference(frame)))
+                    {
+                        backend!.Output.Write(unsent);
+                        unsent = default;
+                    }
+
+                    unsent = unsent.IsEmpty ? frame : MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetReference(unsent), unsent.Length + length);
+                }
+            }
+            else
+            {
+                var status = RespRequestParser.TryParse(ref reader, _context.Limits, _request, out var error);
+                if (status == RespScanStatus.Incomplete)
                 {
-                    _state.MultiAborted = false;
+                    taken--;
+                    break;
                 }
 
-                continue;
+                if (status == RespScanStatus.Error)
+                {
+                    // Like Redis: answer the protocol error, then close once earlier replies are out.
+                    ShardSessionLog.ProtocolError(_logger, Id, error ?? "?");
+                    EnqueueLocal(Concat(ProtocolErrorPrefix, error ?? "Protocol error"));
+                    processed = reader.Consumed;
+                    return new(wroteBackend, WroteLocal: true, MoreCompleteFrames: false, Stop: true);
+                }
+
+                processed = reader.Consumed;
+                if (_request.Count == 0)
+                {
+                    taken--;
+                    continue;
+                }
+
+                if (!unsent.IsEmpty)
+                {
+                    backend!.Output.Write(unsent);
+                    unsent = default;
+                }
+
+                var name = Head(_request.Argument(0), nameScratch);
+                var argument = _request.Count > 1 ? Head(_request.Argument(1), argumentScratch) : default;
+                submitted = Submit(default, _request.Frame, name, argument, _request.Count - 1, backend);
             }
 
-            if (backend is null)
+            switch (submitted)
             {
-                wroteLocal = true;
-                EnqueueLocal(ShardReplies.NoMaster(_groupId, _context.Options.HoldTimeout));
-                continue;
-            }
-
-            var readOnly = IsReadOnly(_request);
-            var pending = Rent();
-            // Bytes are kept only where they can be needed again: a resend (read-only) or state replay.
-            pending.Init(_request.Frame, kind, readOnly, isInternal: false, replies, holdsCredit: true, keepBytes: readOnly || kind != CommandKind.Normal);
-            _pending.Enqueue(pending);
-            Forward(_request.Frame, backend.Output);
-            wroteBackend = true;
-            if (kind == CommandKind.Quit)
-            {
-                return new(wroteBackend, wroteLocal, MoreCompleteFrames: false, Stop: true);
+                case Submitted.Local:
+                    wroteLocal = true;
+                    break;
+                case Submitted.Backend:
+                    wroteBackend = true;
+                    break;
+                case Submitted.Quit:
+                    return new(WroteToBackend: true, wroteLocal, MoreCompleteFrames: false, Stop: true);
             }
         }
 
         return new(wroteBackend, wroteLocal, MoreCompleteFrames: false, Stop: false);
     }
 
+    /// <summary>Longer than any name the relay or the command catalog tells apart, so a cut copy compares like the whole.</summary>
+    private const int NameScratchLength = 65;
+
+    private enum Submitted
+    {
+        Local,
+        Backend,
+        Quit,
+    }
+
+    /// <summary>An argument as one span: the fallback parser's can span segments; a cut copy is enough to classify.</summary>
+    private static ReadOnlySpan<byte> Head(in ReadOnlySequence<byte> argument, Span<byte> scratch)
+    {
+        if (argument.IsSingleSegment)
+        {
+            return argument.FirstSpan;
+        }
+
+        var length = (int)Math.Min(argument.Length, scratch.Length);
+        argument.Slice(0, length).CopyTo(scratch);
+        return scratch[..length];
+    }
+
+    /// <summary>
+    /// Records one request in the reply order and forwards it (or answers it locally). The frame is
+    /// <paramref name="frameSequence"/> when that is not empty, written here; else <paramref name="frameSpan"/>,
+    /// which the caller writes unless this answers <see cref="Submitted.Local"/>.
+    /// </summary>
+    private Submitted Submit(
+        ReadOnlySpan<byte> frameSpan,
+        in ReadOnlySequence<byte> frameSequence,
+        ReadOnlySpan<byte> name,
+        ReadOnlySpan<byte> argument,
+        int args,
+        BackendConnection? backend)
+    {
+        var kind = Classify(name, argument, args, out var replies);
+        if (_state.MultiAborted)
+        {
+            EnqueueLocal(kind switch
+            {
+                CommandKind.Exec => ShardReplies.ExecAbortedByFailover,
+                CommandKind.Discard => ShardReplies.Ok,
+                _ => ShardReplies.TransactionAbortedByFailover,
+            });
+            if (kind is CommandKind.Exec or CommandKind.Discard)
+            {
+                _state.MultiAborted = false;
+            }
+
+            return Submitted.Local;
+        }
+
+        if (backend is null)
+        {
+            EnqueueLocal(ShardReplies.NoMaster(_groupId, _context.Options.HoldTimeout));
+            return Submitted.Local;
+        }
+
+        var readOnly = IsReadOnly(name, argument, args > 0);
+        var pending = new PendingCommand
+        {
+            Kind = kind,
+            RepliesLeft = replies,
+            Flags = PendingFlags.HoldsCredit | (readOnly ? PendingFlags.ReadOnly : PendingFlags.None),
+        };
+
+        if (frameSequence.IsEmpty)
+        {
+            // Bytes are kept only where they can be needed again: a resend (read-only) or state replay.
+            if (readOnly || kind != CommandKind.Normal)
+            {
+                Keep(ref pending, frameSpan);
+            }
+
+            // The caller writes it, with the adjacent frames of the batch.
+        }
+        else
+        {
+            if (readOnly || kind != CommandKind.Normal)
+            {
+                KeepSequence(ref pending, frameSequence);
+            }
+
+            Forward(frameSequence, backend.Output);
+        }
+
+        _pending.Enqueue(pending);
+        return kind == CommandKind.Quit ? Submitted.Quit : Submitted.Backend;
+    }
+
+    private void Keep(ref PendingCommand pending, ReadOnlySpan<byte> frame)
+    {
+        if (_arena.TryAdd(frame, out var buffer, out var offset, out var end))
+        {
+            pending.Bytes = buffer;
+            pending.Offset = offset;
+            pending.ArenaEnd = end;
+        }
+        else
+        {
+            pending.Bytes = ArrayPool<byte>.Shared.Rent(frame.Length);
+            frame.CopyTo(pending.Bytes);
+            pending.Flags |= PendingFlags.Pooled;
+        }
+
+        pending.Length = frame.Length;
+    }
+
+    private void KeepSequence(ref PendingCommand pending, in ReadOnlySequence<byte> frame)
+    {
+        var length = checked((int)frame.Length);
+        if (length <= 4096)
+        {
+            Span<byte> copy = stackalloc byte[length];
+            frame.CopyTo(copy);
+            Keep(ref pending, copy);
+            return;
+        }
+
+        pending.Bytes = ArrayPool<byte>.Shared.Rent(length);
+        frame.CopyTo(pending.Bytes);
+        pending.Length = length;
+        pending.Flags |= PendingFlags.Pooled;
+    }
+
     /// <summary>
     /// Whether Redis flags the command read-only (and neither write nor blocking). Pipelines repeat a
     /// command, so the last plain command name and its answer are kept; containers (CONFIG GET) always look up.
     /// </summary>
-    private bool IsReadOnly(RespRequest request)
+    private bool IsReadOnly(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, bool hasArgument)
     {
-        var name = request.Argument(0);
-        if (name.IsSingleSegment && name.FirstSpan.SequenceEqual(_lastName.AsSpan(0, _lastNameLength)))
+        if (name.SequenceEqual(_lastName.AsSpan(0, _lastNameLength)))
         {
             return _lastReadOnly;
         }
 
-        var spec = _context.Commands.Find(request);
+        var spec = FindSpec(name, argument, hasArgument);
         var readOnly = spec is not null && spec.HasFlag(CommandSpecFlags.ReadOnly)
             && (spec.Flags & (CommandSpecFlags.Write | CommandSpecFlags.Blocking)) == 0;
-        if (spec is { IsContainer: false } && name.IsSingleSegment && name.Length <= _lastName.Length)
+        if (spec is { IsContainer: false } && name.Length <= _lastName.Length)
         {
-            name.FirstSpan.CopyTo(_lastName);
-            _lastNameLength = (int)name.Length;
+            name.CopyTo(_lastName);
+            _lastNameLength = name.Length;
             _lastReadOnly = readOnly;
         }
 
         return readOnly;
     }
 
-    private CommandKind Classify(RespRequest request, out int replies)
+    /// <summary>The command, or for a container such as CONFIG its subcommand, as <see cref="CommandCatalog.Find"/> finds it.</summary>
+    private CommandSpec? FindSpec(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, bool hasArgument)
+    {
+        var commands = _context.Commands;
+        if (!commands.TryFind(name, out var spec))
+        {
+            return null;
+        }
+
+        if (!spec.IsContainer || !hasArgument || argument.IsEmpty)
+        {
+            return spec;
+        }
+
+        const int MaxSpanName = 64;
+        if (name.Length + 1 + argument.Length > MaxSpanName)
+        {
+            // Rare (no known command is this long): the sequence lookup decides exactly.
+            return commands.TryFind(new ReadOnlySequence<byte>(name.ToArray()), new ReadOnlySequence<byte>(argument.ToArray()), out var found) ? found : null;
+        }
+
+        Span<byte> full = stackalloc byte[MaxSpanName];
+        name.CopyTo(full);
+        full[name.Length] = (byte)'|';
+        argument.CopyTo(full[(name.Length + 1)..]);
+        return commands.TryFind(full[..(name.Length + 1 + argument.Length)], out var sub) ? sub : spec;
+    }
+
+    private CommandKind Classify(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, int args, out int replies)
     {
         replies = 1;
-        var name = request.ArgumentLength(0);
-        var args = request.Count - 1;
-        switch (name)
+        switch (name.Length)
         {
             case 4:
-                if (request.ArgumentEquals(0, "AUTH"u8))
+                if (Ascii.EqualsIgnoreCase(name, "AUTH"u8))
                 {
                     return CommandKind.Auth;
                 }
 
-                if (request.ArgumentEquals(0, "EXEC"u8))
+                if (Ascii.EqualsIgnoreCase(name, "EXEC"u8))
                 {
                     return CommandKind.Exec;
                 }
 
-                if (request.ArgumentEquals(0, "QUIT"u8))
+                if (Ascii.EqualsIgnoreCase(name, "QUIT"u8))
                 {
                     return CommandKind.Quit;
                 }
 
                 break;
             case 5:
-                if (request.ArgumentEquals(0, "HELLO"u8))
+                if (Ascii.EqualsIgnoreCase(name, "HELLO"u8))
                 {
                     return CommandKind.Hello;
                 }
 
-                if (request.ArgumentEquals(0, "MULTI"u8))
+                if (Ascii.EqualsIgnoreCase(name, "MULTI"u8))
                 {
                     return CommandKind.Multi;
                 }
 
-                if (request.ArgumentEquals(0, "RESET"u8))
+                if (Ascii.EqualsIgnoreCase(name, "RESET"u8))
                 {
                     return CommandKind.Reset;
                 }
 
                 break;
             case 6:
-                if (request.ArgumentEquals(0, "SELECT"u8))
+                if (Ascii.EqualsIgnoreCase(name, "SELECT"u8))
                 {
                     return CommandKind.Select;
                 }
 
-                if (args >= 2 && request.ArgumentEquals(0, "CLIENT"u8) && request.ArgumentEquals(1, "SETNAME"u8))
+                if (args >= 2 && Ascii.EqualsIgnoreCase(name, "CLIENT"u8) && Ascii.EqualsIgnoreCase(argument, "SETNAME"u8))
                 {
                     return CommandKind.ClientSetName;
                 }
 
                 break;
             case 7:
-                if (request.ArgumentEquals(0, "DISCARD"u8))
+                if (Ascii.EqualsIgnoreCase(name, "DISCARD"u8))
                 {
                     return CommandKind.Discard;
                 }
 
-                if (request.ArgumentEquals(0, "MONITOR"u8))
+                if (Ascii.EqualsIgnoreCase(name, "MONITOR"u8))
                 {
                     return CommandKind.Monitor;
                 }
 
-                if (args >= 1 && request.ArgumentEquals(0, "CLUSTER"u8))
+                if (args >= 1 && Ascii.EqualsIgnoreCase(name, "CLUSTER"u8))
                 {
-                    if (request.ArgumentEquals(1, "NODES"u8))
+                    if (Ascii.EqualsIgnoreCase(argument, "NODES"u8))
                     {
                         return CommandKind.ClusterNodes;
                     }
 
-                    if (request.ArgumentEquals(1, "SLOTS"u8))
+                    if (Ascii.EqualsIgnoreCase(argument, "SLOTS"u8))
                     {
                         return CommandKind.ClusterSlots;
                     }
 
-                    if (request.ArgumentEquals(1, "SHARDS"u8))
+                    if (Ascii.EqualsIgnoreCase(argument, "SHARDS"u8))
                     {
                         return CommandKind.ClusterShards;
                     }
@@ -425,19 +621,19 @@ internal sealed class ShardSession : IDisposable
 
                 break;
             case 8:
-                if (request.ArgumentEquals(0, "READONLY"u8))
+                if (Ascii.EqualsIgnoreCase(name, "READONLY"u8))
                 {
                     return CommandKind.ReadOnly;
                 }
 
                 break;
             case 9:
-                if (request.ArgumentEquals(0, "READWRITE"u8))
+                if (Ascii.EqualsIgnoreCase(name, "READWRITE"u8))
                 {
                     return CommandKind.ReadWrite;
                 }
 
-                if (request.ArgumentEquals(0, "SUBSCRIBE"u8))
+                if (Ascii.EqualsIgnoreCase(name, "SUBSCRIBE"u8))
                 {
                     replies = Math.Max(1, args);
                     return CommandKind.Subscribe;
@@ -445,13 +641,13 @@ internal sealed class ShardSession : IDisposable
 
                 break;
             case 10:
-                if (request.ArgumentEquals(0, "PSUBSCRIBE"u8))
+                if (Ascii.EqualsIgnoreCase(name, "PSUBSCRIBE"u8))
                 {
                     replies = Math.Max(1, args);
                     return CommandKind.PSubscribe;
                 }
 
-                if (request.ArgumentEquals(0, "SSUBSCRIBE"u8))
+                if (Ascii.EqualsIgnoreCase(name, "SSUBSCRIBE"u8))
                 {
                     replies = Math.Max(1, args);
                     return CommandKind.SSubscribe;
@@ -459,7 +655,7 @@ internal sealed class ShardSession : IDisposable
 
                 break;
             case 11:
-                if (request.ArgumentEquals(0, "UNSUBSCRIBE"u8))
+                if (Ascii.EqualsIgnoreCase(name, "UNSUBSCRIBE"u8))
                 {
                     replies = args > 0 ? args : _state.UnsubscribeAllReplies(CommandKind.Unsubscribe);
                     return CommandKind.Unsubscribe;
@@ -467,13 +663,13 @@ internal sealed class ShardSession : IDisposable
 
                 break;
             case 12:
-                if (request.ArgumentEquals(0, "PUNSUBSCRIBE"u8))
+                if (Ascii.EqualsIgnoreCase(name, "PUNSUBSCRIBE"u8))
                 {
                     replies = args > 0 ? args : _state.UnsubscribeAllReplies(CommandKind.PUnsubscribe);
                     return CommandKind.PUnsubscribe;
                 }
 
-                if (request.ArgumentEquals(0, "SUNSUBSCRIBE"u8))
+                if (Ascii.EqualsIgnoreCase(name, "SUNSUBSCRIBE"u8))
                 {
                     replies = args > 0 ? args : _state.UnsubscribeAllReplies(CommandKind.SUnsubscribe);
                     return CommandKind.SUnsubscribe;
@@ -494,7 +690,9 @@ internal sealed class ShardSession : IDisposable
         {
             // Taken before any check, so a Wake() after this point is never lost.
             var wakeSource = Volatile.Read(ref _wake);
-            if (DrainLocalReplies(output))
+            var drained = DrainLocalReplies(output);
+            GiveBackCredits();
+            if (drained)
             {
                 if (!await FlushClientAsync(output))
                 {
@@ -599,6 +797,7 @@ internal sealed class ShardSession : IDisposable
         }
 
         wrote |= DrainLocalReplies(output);
+        GiveBackCredits();
         if (wrote && !await FlushClientAsync(output))
         {
             _clientDone = true;
@@ -628,39 +827,85 @@ internal sealed class ShardSession : IDisposable
         corrupt = false;
         var wrote = false;
         var snapshot = _context.Monitor.Current;
-        while (true)
+        var reader = new SequenceReader<byte>(buffer.Slice(consumed));
+        try
         {
-            wrote |= DrainLocalReplies(output);
-            var rest = buffer.Slice(consumed);
-            if (rest.IsEmpty)
+            while (true)
             {
-                return wrote;
-            }
+                wrote |= DrainLocalReplies(output);
+                if (reader.End)
+                {
+                    return wrote;
+                }
 
-            var reader = new SequenceReader<byte>(rest);
-            var status = RespFrameScanner.TryScan(ref reader, _context.Limits, ref _replyScan, out _);
-            if (status == RespScanStatus.Incomplete)
-            {
-                return wrote;
-            }
+                if (!_replyScan.IsInProgress && ForwardPlainReplies(reader.UnreadSpan, output) is var forwarded and > 0)
+                {
+                    reader.Advance(forwarded);
+                    wrote = true;
+                    continue;
+                }
 
-            if (status == RespScanStatus.Error)
-            {
-                corrupt = true;
-                return wrote;
-            }
+                var start = reader;
+                var status = RespFrameScanner.TryScan(ref reader, _context.Limits, ref _replyScan, out _);
+                if (status != RespScanStatus.Complete)
+                {
+                    // Incomplete: the scan state resumes from the frame start next time.
+                    reader = start;
+                    corrupt = status == RespScanStatus.Error;
+                    return wrote;
+                }
 
-            var frame = rest.Slice(0, reader.Consumed);
-            consumed = reader.Position;
-            HandleFrame(frame, output, snapshot);
-            wrote = true;
+                HandleFrame(start.UnreadSequence.Slice(0, reader.Consumed - start.Consumed), output, snapshot);
+                wrote = true;
+            }
         }
+        finally
+        {
+            consumed = reader.Position;
+        }
+    }
+
+    /// <summary>
+    /// The usual run of replies: simple frames answering plain commands, forwarded unchanged with one
+    /// write. Returns the bytes consumed; 0 when the next frame needs <see cref="HandleFrame"/>.
+    /// </summary>
+    private int ForwardPlainReplies(ReadOnlySpan<byte> span, PipeWriter output)
+    {
+        var limits = _context.Limits;
+        var offset = 0;
+        while (offset < span.Length)
+        {
+            var length = RespSimpleFrame.TryScan(span[offset..], limits);
+            if (length == 0)
+            {
+                break;
+            }
+
+            // Simple frames are never pushes or pub/sub messages; only a plain command's reply passes as is.
+            ref var head = ref _pending.PeekHead();
+            if (Unsafe.IsNullRef(ref head) || head.Kind != CommandKind.Normal || head.LocalReply is not null
+                || head.IsInternal || head.RepliesLeft > 1 || _state.Monitoring)
+            {
+                break;
+            }
+
+            Recycle(in head);
+            _pending.DequeueHead();
+            offset += length;
+        }
+
+        if (offset > 0)
+        {
+            output.Write(span[..offset]);
+        }
+
+        return offset;
     }
 
     private void HandleFrame(ReadOnlySequence<byte> frame, PipeWriter output, TopologySnapshot snapshot)
     {
-        var head = _pending.TryPeek(out var p) ? p : null;
-        if (head is null || (_state.Monitoring && !head.IsInternal) || ReplyInspector.IsUnsolicited(frame, _state.HasSubscriptions || IsSubscribeFamily(head.Kind)))
+        ref var head = ref _pending.PeekHead();
+        if (Unsafe.IsNullRef(ref head) || (_state.Monitoring && !head.IsInternal) || ReplyInspector.IsUnsolicited(frame, _state.HasSubscriptions || IsSubscribeFamily(head.Kind)))
         {
             Forward(frame, output);
             return;
@@ -689,7 +934,7 @@ internal sealed class ShardSession : IDisposable
 
         if (!isError)
         {
-            _state.Apply(head, frame, ref _quitReplied);
+            _state.Apply(head.Kind, head.Request, frame, ref _quitReplied);
         }
         else if (head.Kind is CommandKind.Exec or CommandKind.Discard)
         {
@@ -699,8 +944,8 @@ internal sealed class ShardSession : IDisposable
         head.RepliesLeft--;
         if (head.RepliesLeft <= 0 || isError)
         {
-            _pending.TryDequeue(out _);
-            Recycle(head);
+            Recycle(in head);
+            _pending.DequeueHead();
         }
     }
 
@@ -773,15 +1018,19 @@ internal sealed class ShardSession : IDisposable
     private bool DrainLocalReplies(PipeWriter output)
     {
         var wrote = false;
-        while (_pending.TryPeek(out var head) && head.LocalReply is { } reply)
+        while (true)
         {
+            ref var head = ref _pending.PeekHead();
+            if (Unsafe.IsNullRef(ref head) || head.LocalReply is not { } reply)
+            {
+                return wrote;
+            }
+
             output.Write(reply);
-            _pending.TryDequeue(out _);
-            Recycle(head);
+            Recycle(in head);
+            _pending.DequeueHead();
             wrote = true;
         }
-
-        return wrote;
     }
 
     private async Task<bool> FlushClientAsync(PipeWriter output)
@@ -826,7 +1075,8 @@ internal sealed class ShardSession : IDisposable
             }
             else if (p.IsInternal)
             {
-                Recycle(p);
+                // Replay commands point at the state's own arrays: nothing to release but a credit (none).
+                Recycle(in p);
             }
             else if ((p.IsReadOnly || IsSubscribeFamily(p.Kind)) && p.Kind != CommandKind.Monitor)
             {
@@ -850,6 +1100,7 @@ internal sealed class ShardSession : IDisposable
             flushedHead++;
         }
 
+        GiveBackCredits();
         if (flushedHead > 0)
         {
             await FlushClientAsync(output);
@@ -865,7 +1116,7 @@ internal sealed class ShardSession : IDisposable
             {
                 if (acquired && backend is not null)
                 {
-                    backend.Output.Write(p.Request.Span);
+                    backend.Output.Write(p.Request);
                 }
                 else
                 {
@@ -1001,9 +1252,15 @@ internal sealed class ShardSession : IDisposable
     {
         foreach (var (bytes, kind, replies) in _state.ReplayCommands(_context.Options))
         {
-            var p = Rent();
-            p.Init(new ReadOnlySequence<byte>(bytes), kind, isReadOnly: false, isInternal: true, replies, holdsCredit: false, keepBytes: true);
-            _pending.Enqueue(p);
+            // The state's arrays are never changed once recorded, so the command points at them.
+            _pending.Enqueue(new PendingCommand
+            {
+                Bytes = bytes,
+                Length = bytes.Length,
+                Kind = kind,
+                RepliesLeft = replies,
+                Flags = PendingFlags.Internal,
+            });
             backend.Output.Write(bytes);
         }
     }
@@ -1016,38 +1273,43 @@ internal sealed class ShardSession : IDisposable
 
     private void EnqueueLocal(byte[] reply)
     {
-        var p = Rent();
-        p.InitLocal(reply, holdsCredit: true);
-        _pending.Enqueue(p);
+        _pending.Enqueue(PendingCommand.Local(reply));
     }
 
-    private PendingCommand Rent() => _pool.TryDequeue(out var p) ? p : new PendingCommand();
-
-    private void Recycle(PendingCommand p)
+    /// <summary>Pump: a command is answered; its copy and credit are freed (the credit with the batch's others).</summary>
+    private void Recycle(in PendingCommand p)
     {
-        var credit = p.HoldsCredit;
-        p.Reset();
-        _pool.Enqueue(p);
-        if (credit)
+        ReturnBytes(in p);
+        if (p.HoldsCredit)
         {
-            ReleaseCredit();
+            _freedCredits.Value++;
         }
     }
 
-    private bool TryTakeCredit()
+    private void ReturnBytes(in PendingCommand p)
     {
-        if (Interlocked.Increment(ref _inFlight) <= _maxInFlight)
+        if (p.ArenaEnd != 0)
         {
-            return true;
+            _arena.Release(p.ArenaEnd);
         }
-
-        Interlocked.Decrement(ref _inFlight);
-        return false;
+        else if ((p.Flags & PendingFlags.Pooled) != 0)
+        {
+            ArrayPool<byte>.Shared.Return(p.Bytes!);
+        }
     }
 
-    private void ReleaseCredit()
+    /// <summary>Pump: hands the credits and request copies of the replies processed so far back to the client loop.</summary>
+    private void GiveBackCredits()
     {
-        Interlocked.Decrement(ref _inFlight);
+        _arena.Publish();
+        var freed = (int)_freedCredits.Value;
+        if (freed == 0)
+        {
+            return;
+        }
+
+        _freedCredits.Value = 0;
+        Interlocked.Add(ref _inFlight, -freed);
         if (Volatile.Read(ref _creditWaiter) is not null)
         {
             Interlocked.Exchange(ref _creditWaiter, null)?.TrySetResult();
