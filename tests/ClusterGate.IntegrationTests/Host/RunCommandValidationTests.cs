@@ -102,12 +102,26 @@ public sealed class RunCommandValidationTests : IDisposable
     }
 
     [Fact]
-    public async Task RunAsync_UnknownOption_ExitCode2()
+    public async Task RunAsync_RouterPortOnAdminPortAndBadConnectionCount_ExitCode2AndBothProblems()
     {
-        var (exitCode, _, stderr) = await RunAsync("run", "--seed", "127.0.0.1:7000", "--router-port", "7200");
+        var file = Path.Combine(_directory, "router.json");
+        await File.WriteAllTextAsync(file, """{ "Seeds": [ "127.0.0.1:7000" ], "RouterConnectionsPerMaster": 0 }""");
+
+        var (exitCode, _, stderr) = await RunAsync("run", "--config", file, "--router-port", "7180", "--admin-port", "7180");
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("--router-port", stderr, StringComparison.Ordinal);
+        var lines = Lines(stderr);
+        AssertHasLine(lines, "--router-port", "also the admin port");
+        AssertHasLine(lines, "RouterConnectionsPerMaster", "not between 1 and 64");
+    }
+
+    [Fact]
+    public async Task RunAsync_UnknownOption_ExitCode2()
+    {
+        var (exitCode, _, stderr) = await RunAsync("run", "--seed", "127.0.0.1:7000", "--no-such-option", "7200");
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("--no-such-option", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
