@@ -9,9 +9,6 @@ namespace ClusterGate.Core.Resp;
 /// </summary>
 public static class RespRequestHead
 {
-    /// <summary>Longest length line the fast path reads; longer (or odd) ones go to the full parser.</summary>
-    private const int MaxDigits = 18;
-
     /// <summary>
     /// Scans one request at the start of <paramref name="span"/>. On true, <paramref name="length"/> is the
     /// frame length, <paramref name="count"/> the argument count (at least 1), and the name and first
@@ -88,37 +85,13 @@ public static class RespRequestHead
     /// <summary>Plain digits and CRLF, within <paramref name="max"/>; the position ends after the CRLF.</summary>
     private static bool TryReadLength(ReadOnlySpan<byte> span, ref int position, long max, out long value)
     {
-        value = 0;
-        var start = position;
-        var i = start;
-        while (true)
-        {
-            if (i >= span.Length)
-            {
-                return false;
-            }
-
-            var digit = (uint)(span[i] - '0');
-            if (digit > 9)
-            {
-                break;
-            }
-
-            if (i - start == MaxDigits)
-            {
-                return false;
-            }
-
-            value = (value * 10) + digit;
-            i++;
-        }
-
-        if (i == start || value > max || span[i] != (byte)'\r' || i + 1 >= span.Length || span[i + 1] != (byte)'\n')
+        var next = position;
+        if (!RespSimpleFrame.TryReadDigits(span, ref next, out value) || value > max)
         {
             return false;
         }
 
-        position = i + 2;
+        position = next;
         return true;
     }
 }

@@ -60,8 +60,8 @@ public static class RespSimpleFrame
         }
     }
 
-    /// <summary>One to <see cref="MaxDigits"/> digits and CRLF; the position ends after the CRLF.</summary>
-    private static bool TryReadDigits(ReadOnlySpan<byte> span, ref int position, out long value)
+    /// <summary>One to <see cref="MaxDigits"/> digits and CRLF; the position ends after the CRLF. Shared with <see cref="RespRequestHead"/>.</summary>
+    internal static bool TryReadDigits(ReadOnlySpan<byte> span, ref int position, out long value)
     {
         value = 0;
         var start = position;

@@ -7,7 +7,6 @@ using ClusterGate.Core.Topology;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace ClusterGate.Core.Frontends.ShardPorts;
 
@@ -44,14 +43,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         _options = options;
         _logger = loggerFactory.CreateLogger<ShardPortManager>();
         _bindAddress = IPAddress.Parse(options.BindAddress);
-        _transport = new SocketTransportFactory(
-            Options.Create(new SocketTransportOptions
-            {
-                UnsafePreferInlineScheduling = true,
-                WaitForDataBeforeAllocatingBuffer = false,
-                NoDelay = true,
-            }),
-            loggerFactory);
+        _transport = ListenerTransport.Create(loggerFactory);
         _connector = new BackendConnector(loggerFactory);
         _context = new ShardPortContext(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.ShardSession"), timeProvider ?? TimeProvider.System, PortOf);
     }
