@@ -7,8 +7,6 @@ namespace ClusterGate.Core.Frontends.Router;
 /// <summary>What every router session shares.</summary>
 internal sealed class RouterContext(RouterDispatcher dispatcher, RouterOptions options, ILogger logger)
 {
-    private long _nextClientId;
-
     public RouterDispatcher Dispatcher { get; } = dispatcher;
 
     public RouterOptions Options { get; } = options;
@@ -27,6 +25,4 @@ internal sealed class RouterContext(RouterDispatcher dispatcher, RouterOptions o
     public Func<string>? ClientList { get; set; }
 
     public string? DescribeClients() => ClientList?.Invoke();
-
-    public long NextClientId() => Interlocked.Increment(ref _nextClientId);
 }

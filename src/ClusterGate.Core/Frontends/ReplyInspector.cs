@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace ClusterGate.Core.Frontends.ShardPorts;
+namespace ClusterGate.Core.Frontends;
 
 internal enum ErrorKind
 {
