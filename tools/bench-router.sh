@@ -54,6 +54,9 @@ die() {
   exit 1
 }
 
+# shellcheck source=tools/bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench/common.sh"
+
 usage() {
   sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "(see the header of ${BASH_SOURCE[0]} for what each target measures)"
@@ -111,8 +114,6 @@ fi
 out="${out:-${TMPDIR:-/tmp}/bench-router-$(date +%Y%m%d-%H%M%S).csv}"
 clk_tck="$(getconf CLK_TCK)"
 
-host_of() { echo "${1%:*}"; }
-port_of() { echo "${1##*:}"; }
 rcli() { # ADDR args...
   local addr="$1"
   shift
@@ -162,26 +163,8 @@ done <<<"$masters"
 one_slots="$(awk -v a="$one_master" '$1 == a { $1 = ""; print substr($0, 2) }' <<<"$masters")"
 
 # ---- HAProxy on a free loopback port, from the template, in the foreground (pid = $!)
-free_port() {
-  local p
-  for p in $(shuf -i 20000-39999 -n 200); do
-    if [[ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]]; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free loopback port found"
-}
-
 work_dir="$(mktemp -d "${TMPDIR:-/tmp}/bench-router.XXXXXX")"
 haproxy_pid=""
-cleanup() {
-  if [[ -n "$haproxy_pid" ]] && kill -0 "$haproxy_pid" 2>/dev/null; then
-    kill -TERM "$haproxy_pid" 2>/dev/null || true
-    wait "$haproxy_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work_dir"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -245,15 +228,6 @@ bench_args() {
       esac
       ;;
   esac
-}
-
-cpu_ticks() {
-  local line rest
-  read -r line <"/proc/$1/stat" || return 1
-  rest="${line##*) }"
-  # shellcheck disable=SC2086
-  set -- $rest
-  echo $((${12} + ${13}))
 }
 
 us_per_cmd() { # ticks requests

@@ -28,6 +28,9 @@ die() {
   exit 1
 }
 
+# shellcheck source=tools/bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench/common.sh"
+
 usage() {
   sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-1}"
@@ -66,8 +69,6 @@ done
 out="${out:-${TMPDIR:-/tmp}/bench-shard-$(date +%Y%m%d-%H%M%S).csv}"
 clk_tck="$(getconf CLK_TCK)"
 
-host_of() { echo "${1%:*}"; }
-port_of() { echo "${1##*:}"; }
 
 # ---- the master and a hash tag inside its slots
 master_host="$(host_of "$master")" master_port="$(port_of "$master")"
@@ -101,26 +102,8 @@ done
 key="{$tag}:__rand_int__"
 
 # ---- HAProxy on a free loopback port, from the template, in the foreground (pid = $!)
-free_port() {
-  local p
-  for p in $(shuf -i 20000-39999 -n 200); do
-    if [[ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]]; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free loopback port found"
-}
-
 work_dir="$(mktemp -d "${TMPDIR:-/tmp}/bench-shard.XXXXXX")"
 haproxy_pid=""
-cleanup() {
-  if [[ -n "$haproxy_pid" ]] && kill -0 "$haproxy_pid" 2>/dev/null; then
-    kill -TERM "$haproxy_pid" 2>/dev/null || true
-    wait "$haproxy_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work_dir"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -150,15 +133,6 @@ for t in "${targets[@]}"; do
   reply="$(redis-cli -h "$(host_of "$addr")" -p "$(port_of "$addr")" SET "{$tag}:bench-check" ok 2>&1)" || true
   [[ "$reply" == "OK" ]] || die "$name $addr: SET {$tag}:bench-check answered: $reply"
 done
-
-cpu_ticks() {
-  local line rest
-  read -r line <"/proc/$1/stat" || return 1
-  rest="${line##*) }"
-  # shellcheck disable=SC2086
-  set -- $rest
-  echo $((${12} + ${13}))
-}
 
 echo "master $master (slots ${slots//$'\n'/ }), key \"$key\", haproxy $haproxy_addr pid $haproxy_pid (nbthread $nbthread)${gateway:+, gateway $gateway pid ${gateway_pid:-?}}"
 echo "redis-benchmark -c $clients -n $requests -r $keyspace, pipelines: $pipelines, rounds: $rounds; csv: $out"
