@@ -31,7 +31,16 @@ public sealed class GatewayOptions
     public int RouterPort { get; set; }
 
     /// <summary>Shared pipelined connections the router keeps per master.</summary>
-    public int RouterConnectionsPerMaster { get; set; } = 2;
+    public int RouterConnectionsPerMaster { get; set; } = 1;
+
+    /// <summary>
+    /// Socket event threads; all relay work runs on them. 0 = automatic: half the cores (at least one),
+    /// unless <c>DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT</c> is set.
+    /// </summary>
+    public int IoThreads { get; set; }
+
+    /// <summary>The event thread count <see cref="IoThreads"/> stands for on a machine with <paramref name="processors"/> cores.</summary>
+    public int EffectiveIoThreads(int processors) => IoThreads > 0 ? IoThreads : Math.Max(1, processors / 2);
 
     public TimeSpan HoldTimeout { get; set; } = TimeSpan.FromSeconds(20);
 

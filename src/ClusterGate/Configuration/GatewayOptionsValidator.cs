@@ -66,6 +66,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.RouterConnectionsPerMaster), $"{options.RouterConnectionsPerMaster} is not between 1 and 64");
         }
 
+        if (options.IoThreads is < 0 or > 256)
+        {
+            Problem(nameof(options.IoThreads), $"{options.IoThreads} is not between 0 (automatic) and 256");
+        }
+
         Positive(nameof(options.HoldTimeout), options.HoldTimeout);
         Positive("Topology:RefreshInterval", options.Topology.RefreshInterval);
         Positive("Topology:FastPollInterval", options.Topology.FastPollInterval);

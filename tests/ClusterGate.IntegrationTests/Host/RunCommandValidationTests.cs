@@ -116,6 +116,27 @@ public sealed class RunCommandValidationTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_NegativeIoThreads_ExitCode2NamingTheOption()
+    {
+        var (exitCode, _, stderr) = await RunAsync("run", "--seed", "127.0.0.1:7000", "--io-threads", "-1");
+
+        Assert.Equal(2, exitCode);
+        AssertHasLine(Lines(stderr), "--io-threads", "not between 0 (automatic) and 256");
+    }
+
+    [Theory]
+    [InlineData(0, 1, 1)]
+    [InlineData(0, 2, 1)]
+    [InlineData(0, 8, 4)]
+    [InlineData(3, 2, 3)]
+    public void EffectiveIoThreads_AutomaticIsHalfTheCoresAtLeastOne(int configured, int processors, int expected)
+    {
+        var options = new ClusterGate.Configuration.GatewayOptions { IoThreads = configured };
+
+        Assert.Equal(expected, options.EffectiveIoThreads(processors));
+    }
+
+    [Fact]
     public async Task RunAsync_UnknownOption_ExitCode2()
     {
         var (exitCode, _, stderr) = await RunAsync("run", "--seed", "127.0.0.1:7000", "--no-such-option", "7200");
