@@ -16,7 +16,7 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
     private readonly NodeQueryClient _client;
     private readonly TopologyBuilder _builder;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly object _eventsLock = new();
+    private readonly Lock _eventsLock = new();
     private readonly Queue<TopologyEvent> _recentEvents = new();
     private TopologySnapshot _current = TopologySnapshot.Empty;
     private TaskCompletionSource _trigger = NewSignal();

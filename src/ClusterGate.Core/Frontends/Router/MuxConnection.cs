@@ -15,11 +15,18 @@ internal sealed class MuxConnection
     private static readonly byte[] AskingCommand = "*1\r\n$6\r\nASKING\r\n"u8.ToArray();
 
     private readonly RouterDispatcher _dispatcher;
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly Queue<RouterRequest?> _inFlight = new();
     private readonly List<RouterRequest> _waitingForConnect = [];
     private BackendConnection? _connection;
     private RespScanState _scan;
+
+    // Entries of _inFlight written to the pipe since the last flush, and entries flushed (sent) whose
+    // reply has not come back yet. While anything sent is unanswered, clients do not flush: the reader
+    // flushes everything collected meanwhile as one batch when replies come back (one send and one
+    // receive per batch on the backend instead of one per client read).
+    private int _unflushed;
+    private int _awaiting;
     private bool _dirty;
     private bool _flushing;
     private bool _dead;
@@ -48,6 +55,8 @@ internal sealed class MuxConnection
                 lock (_gate)
                 {
                     _inFlight.Enqueue(null);
+                    _unflushed++;
+                    _dirty = true;
                 }
             }
 
@@ -106,26 +115,34 @@ internal sealed class MuxConnection
         if (request.Asking)
         {
             _inFlight.Enqueue(null);
+            _unflushed++;
             output.Write(AskingCommand);
         }
 
         _inFlight.Enqueue(request);
+        _unflushed++;
         output.Write(request.Bytes.Span);
         _dirty = true;
     }
 
-    /// <summary>Sends what was written since the last flush. One flush at a time; a flush that waits on backpressure re-flushes when done.</summary>
-    public void Flush()
+    /// <summary>
+    /// Sends what was written since the last flush, unless commands already sent are still unanswered:
+    /// then the reader sends it when their replies arrive (<paramref name="fromReader"/>). One flush at a
+    /// time; a flush that waits on backpressure leaves the rest to the reader.
+    /// </summary>
+    public void Flush(bool fromReader = false)
     {
         ValueTask<System.IO.Pipelines.FlushResult> flush;
         lock (_gate)
         {
-            if (!_dirty || _flushing || _connection is null || _dead)
+            if (!_dirty || _flushing || _connection is null || _dead || (_awaiting > 0 && !fromReader))
             {
                 return;
             }
 
             _dirty = false;
+            _awaiting += _unflushed;
+            _unflushed = 0;
             try
             {
                 flush = _connection.Output.FlushAsync();
@@ -176,6 +193,7 @@ internal sealed class MuxConnection
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
                 var consumed = buffer.Start;
+                RouterSession.BeginReplyBatch();
                 try
                 {
                     while (true)
@@ -203,10 +221,12 @@ internal sealed class MuxConnection
                         RouterRequest? request;
                         lock (_gate)
                         {
-                            if (!_inFlight.TryDequeue(out request))
+                            if (_awaiting == 0 || !_inFlight.TryDequeue(out request))
                             {
                                 throw new InvalidDataException("a reply arrived for no command");
                             }
+
+                            _awaiting--;
                         }
 
                         if (request is not null)
@@ -218,9 +238,13 @@ internal sealed class MuxConnection
                 finally
                 {
                     input.AdvanceTo(consumed, buffer.End);
+
+                    // The next batch to the server first, so it works while the replies go to the clients.
+                    Flush(fromReader: true);
+                    RouterDispatcher.FlushResends();
+                    RouterSession.EndReplyBatch();
                 }
 
-                RouterDispatcher.FlushResends();
                 if (result.IsCompleted)
                 {
                     break;
@@ -232,15 +256,27 @@ internal sealed class MuxConnection
             reason = ex.Message;
         }
 
-        List<RouterRequest> lost;
+        List<RouterRequest> lost = [];
+        List<RouterRequest> unsent = [];
         lock (_gate)
         {
             _dead = true;
-            lost = [.. _inFlight.OfType<RouterRequest>()];
+            var sent = _awaiting;
+            foreach (var entry in _inFlight)
+            {
+                if (entry is not null)
+                {
+                    // Entries past the flushed ones never left the gateway.
+                    (sent > 0 ? lost : unsent).Add(entry);
+                }
+
+                sent--;
+            }
+
             _inFlight.Clear();
         }
 
-        _dispatcher.OnConnectionLost(this, lost, reason);
+        _dispatcher.OnConnectionLost(this, lost, unsent, reason);
         await connection.DisposeAsync();
     }
 

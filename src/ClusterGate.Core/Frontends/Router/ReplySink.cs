@@ -34,7 +34,12 @@ internal sealed class ReplySlot : IReplySink
 
     public void Complete(RouterRequest request, in ReadOnlySequence<byte> reply)
     {
-        SetReply(reply);
+        // Next in the client's order and nobody writing: straight from the backend's buffer to the client.
+        if (!_session.TryWriteNow(this, reply))
+        {
+            SetReply(reply);
+        }
+
         request.Release();
     }
 

@@ -26,12 +26,16 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
     private readonly BackendConnector _connector;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly Dictionary<string, MuxConnection?[]> _pool = new(StringComparer.Ordinal);
     private readonly List<RouterRequest> _parked = [];
 
     // MOVED updates the route at once: until a newer snapshot arrives, the slot goes to the named node.
     private readonly SlotOverride[] _moved = new SlotOverride[Routing.HashSlot.SlotCount];
+
+    // Each slot's master's connections for one snapshot version: the common case (a keyed command, no
+    // redirect) skips the slot table, the pool's lock and its lookup by node id.
+    private RouteTable? _routes;
     private readonly ITimer _holdTimer;
     private readonly CancellationTokenSource _stopping = new();
 
@@ -52,6 +56,22 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
     public MuxConnection? Route(RouterRequest request)
     {
         var snapshot = _monitor.Current;
+        var cacheable = false;
+        if (request.TargetNodeId is null && request.Slot >= 0)
+        {
+            if (Volatile.Read(ref _routes) is { } routes && routes.Version == snapshot.Version
+                && routes.Find(request.Slot) is { } cached)
+            {
+                var pooled = Volatile.Read(ref cached[(int)(request.SessionId % cached.Length)]);
+                if (pooled is not null && !pooled.IsDead && pooled.TryEnqueue(request))
+                {
+                    return pooled;
+                }
+            }
+
+            cacheable = true;
+        }
+
         NodeState? master;
         if (request.TargetNodeId is { } target)
         {
@@ -71,6 +91,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         else if (request.Slot >= 0 && Volatile.Read(ref _moved[request.Slot]) is { } moved && moved.Version == snapshot.Version)
         {
             master = snapshot.NodeById(moved.NodeId) ?? snapshot.GroupForSlot(request.Slot)?.RoutableMaster;
+            cacheable = false;
         }
         else
         {
@@ -85,16 +106,21 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             return null;
         }
 
-        var connection = GetConnection(master, request.SessionId);
+        var connection = GetConnection(master, request.SessionId, out var pool);
         if (!connection.TryEnqueue(request))
         {
             Remove(connection);
-            connection = GetConnection(master, request.SessionId);
+            connection = GetConnection(master, request.SessionId, out pool);
             if (!connection.TryEnqueue(request))
             {
                 ParkOrFail(request, null);
                 return null;
             }
+        }
+
+        if (cacheable)
+        {
+            Remember(snapshot, request.Slot, master, pool);
         }
 
         return connection;
@@ -129,7 +155,29 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         return masters;
     }
 
-    private MuxConnection GetConnection(NodeState master, long sessionId)
+    private void Remember(TopologySnapshot snapshot, int slot, NodeState master, MuxConnection?[] pool)
+    {
+        var routes = Volatile.Read(ref _routes);
+        if (routes is null || routes.Version != snapshot.Version)
+        {
+            var fresh = new RouteTable(snapshot.Version, snapshot.Groups.Length);
+            routes = Interlocked.CompareExchange(ref _routes, fresh, routes) is var seen && ReferenceEquals(seen, routes) ? fresh : seen;
+            if (routes is null || routes.Version != snapshot.Version)
+            {
+                return;
+            }
+        }
+
+        var group = snapshot.GroupForSlot(slot);
+        if (group is null || !ReferenceEquals(group.RoutableMaster, master))
+        {
+            return;
+        }
+
+        routes.Set(slot, snapshot.Groups.IndexOf(group), pool);
+    }
+
+    private MuxConnection GetConnection(NodeState master, long sessionId, out MuxConnection?[] pool)
     {
         lock (_gate)
         {
@@ -144,10 +192,11 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             if (connection is null || connection.IsDead || connection.Node.Connect != master.Connect)
             {
                 connection = new MuxConnection(this, master);
-                connections[index] = connection;
+                Volatile.Write(ref connections[index], connection);
                 _ = connection.ConnectAsync(_connector, _options, _stopping.Token);
             }
 
+            pool = connections;
             return connection;
         }
     }
@@ -244,6 +293,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         if (!isAsk && request.Slot >= 0)
         {
             Volatile.Write(ref _moved[request.Slot], new SlotOverride(node.Id, snapshot.Version));
+            Volatile.Read(ref _routes)?.Forget(request.Slot);
         }
 
         Resend(request);
@@ -292,7 +342,11 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
 
     // ------------------------------------------------------------ failures and holds
 
-    public void OnConnectionLost(MuxConnection connection, List<RouterRequest> inFlight, string reason)
+    /// <summary>
+    /// The connection died: commands sent on it (<paramref name="inFlight"/>) have an unknown outcome
+    /// unless read-only; commands still waiting to be sent (<paramref name="unsent"/>) never left and are routed again.
+    /// </summary>
+    public void OnConnectionLost(MuxConnection connection, List<RouterRequest> inFlight, List<RouterRequest> unsent, string reason)
     {
         Remove(connection);
         _monitor.RequestRefresh($"router: connection to {connection.Node.Connect} lost");
@@ -312,6 +366,11 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             {
                 request.Sink.Complete(request, new ReadOnlySequence<byte>(unknown));
             }
+        }
+
+        foreach (var request in unsent)
+        {
+            Resend(request);
         }
     }
 
@@ -463,4 +522,35 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
     }
 
     private sealed record SlotOverride(string NodeId, long Version);
+
+    /// <summary>
+    /// Slot → the connection pool of its group's master, for one snapshot version. Compact (two bytes
+    /// per slot) so random keys stay in cache; filled as slots are first routed.
+    /// </summary>
+    private sealed class RouteTable(long version, int groups)
+    {
+        private readonly ushort[] _slotGroup = new ushort[Routing.HashSlot.SlotCount];
+        private readonly MuxConnection?[]?[] _pools = new MuxConnection?[]?[groups];
+
+        public long Version { get; } = version;
+
+        public MuxConnection?[]? Find(int slot)
+        {
+            var entry = Volatile.Read(ref _slotGroup[slot]);
+            return entry == 0 ? null : Volatile.Read(ref _pools[entry - 1]);
+        }
+
+        public void Set(int slot, int group, MuxConnection?[] pool)
+        {
+            if (group < 0 || group >= _pools.Length)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _pools[group], pool);
+            Volatile.Write(ref _slotGroup[slot], (ushort)(group + 1));
+        }
+
+        public void Forget(int slot) => Volatile.Write(ref _slotGroup[slot], (ushort)0);
+    }
 }

@@ -12,16 +12,26 @@ namespace ClusterGate.Core.Frontends.Router;
 /// </summary>
 internal sealed class RouterSession : IDisposable
 {
+    // Sessions with replies written but not flushed, and the depth of reply batches, on this thread.
+    [ThreadStatic]
+    private static List<RouterSession>? t_deferred;
+    [ThreadStatic]
+    private static int t_batchDepth;
+
     private readonly ConnectionContext _client;
     private readonly RouterContext _context;
     private readonly Queue<ReplySlot> _replies = new();
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly AsyncSignal _credit = new();
     private readonly RespRequest _request = new();
     private readonly HashSet<MuxConnection> _touched = [];
     private readonly CancellationTokenSource _aborted = new();
     private int _outstanding;
+
+    // Owned by the current writer (the one that set _writing): replies written but not yet flushed.
+    private int _unflushed;
+    private bool _closeAfterFlush;
     private bool _writing;
     private bool _writeAgain;
     private bool _closed;
@@ -130,6 +140,42 @@ internal sealed class RouterSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="reply"/> for <paramref name="slot"/> without copying it first, when the slot
+    /// is next in the client's order and no other thread is writing; false otherwise (the caller keeps
+    /// a copy in the slot for the writer).
+    /// </summary>
+    public bool TryWriteNow(ReplySlot slot, in ReadOnlySequence<byte> reply)
+    {
+        lock (_gate)
+        {
+            if (_writing || _closed || !_replies.TryPeek(out var head) || !ReferenceEquals(head, slot))
+            {
+                return false;
+            }
+
+            _replies.Dequeue();
+            _writing = true;
+        }
+
+        var output = _client.Transport.Output;
+        if (reply.IsSingleSegment)
+        {
+            output.Write(reply.FirstSpan);
+        }
+        else
+        {
+            foreach (var segment in reply)
+            {
+                output.Write(segment.Span);
+            }
+        }
+
+        _unflushed++;
+        WriteReady(mayDefer: t_batchDepth > 0);
+        return true;
+    }
+
     public void OnReplyReady(ReplySlot slot)
     {
         bool head;
@@ -145,9 +191,43 @@ internal sealed class RouterSession : IDisposable
     }
 
     /// <summary>
+    /// Starts a batch on this thread (a backend reader handling one read, or a client read loop handling
+    /// one read): replies that become ready inside it are written at once but flushed when it ends, one
+    /// flush per client instead of one per reply. Always paired with <see cref="EndReplyBatch"/>, with no
+    /// await in between.
+    /// </summary>
+    public static void BeginReplyBatch() => t_batchDepth++;
+
+    /// <summary>Ends a batch; the outermost end flushes every client that got replies in it.</summary>
+    public static void EndReplyBatch()
+    {
+        if (--t_batchDepth > 0)
+        {
+            return;
+        }
+
+        var deferred = t_deferred;
+        if (deferred is null || deferred.Count == 0)
+        {
+            return;
+        }
+
+        // A flush may run client code inline that starts and ends a batch of its own: give it a fresh list.
+        t_deferred = null;
+        foreach (var session in deferred)
+        {
+            session.WriteReady(mayDefer: false);
+        }
+
+        deferred.Clear();
+        t_deferred ??= deferred;
+    }
+
+    /// <summary>
     /// Writes every reply that is ready at the head of the order, on the calling thread (a backend
     /// reader, or the read loop for the gateway's own replies). One writer at a time: a caller that
-    /// finds another writing leaves it a note to look again. A flush that waits on a slow client
+    /// finds another writing leaves it a note to look again. Inside a reply batch the flush waits for
+    /// the batch's end (the writer stays owned until then). A flush that waits on a slow client
     /// continues asynchronously, so a backend reader never waits for one client.
     /// </summary>
     private void TryWrite()
@@ -163,16 +243,14 @@ internal sealed class RouterSession : IDisposable
             _writing = true;
         }
 
-        WriteReady();
+        WriteReady(mayDefer: t_batchDepth > 0);
     }
 
-    private void WriteReady()
+    private void WriteReady(bool mayDefer)
     {
         var output = _client.Transport.Output;
         while (true)
         {
-            var written = 0;
-            var close = false;
             lock (_gate)
             {
                 if (!_closed)
@@ -182,18 +260,27 @@ internal sealed class RouterSession : IDisposable
                         _replies.Dequeue();
                         output.Write(head.Reply);
                         head.Return();
-                        written++;
+                        _unflushed++;
                         if (head.CloseAfter)
                         {
-                            close = _closed = true;
+                            _closeAfterFlush = _closed = true;
                             break;
                         }
                     }
                 }
             }
 
-            if (written > 0)
+            if (_unflushed > 0)
             {
+                if (mayDefer && !_closeAfterFlush)
+                {
+                    (t_deferred ??= []).Add(this);
+                    return;
+                }
+
+                var written = _unflushed;
+                var close = _closeAfterFlush;
+                _unflushed = 0;
                 ValueTask<System.IO.Pipelines.FlushResult> flush;
                 try
                 {
@@ -255,7 +342,7 @@ internal sealed class RouterSession : IDisposable
                 _writeAgain = false;
             }
 
-            WriteReady();
+            WriteReady(mayDefer: false);
         }
     }
 
@@ -295,7 +382,6 @@ internal sealed class RouterSession : IDisposable
     private async Task ReadLoopAsync()
     {
         var input = _client.Transport.Input;
-        var max = _context.Options.MaxPendingPerSession;
         while (true)
         {
             var result = await input.ReadAsync();
@@ -309,23 +395,12 @@ internal sealed class RouterSession : IDisposable
                     return;
                 }
 
-                while (!stop)
+                // Backpressure: a client that does not read its replies stops having its commands read.
+                while (ProcessBatch(buffer, ref consumed, out stop))
                 {
-                    if (Volatile.Read(ref _outstanding) >= max)
-                    {
-                        // Backpressure: the client does not read its replies; stop reading its commands.
-                        FlushTouched();
-                        await _credit.WaitAsync(_aborted.Token);
-                        continue;
-                    }
-
-                    if (!TryProcessOne(buffer, ref consumed, out stop))
-                    {
-                        break;
-                    }
+                    await _credit.WaitAsync(_aborted.Token);
                 }
 
-                FlushTouched();
                 if (stop || result.IsCompleted)
                 {
                     return;
@@ -335,6 +410,40 @@ internal sealed class RouterSession : IDisposable
             {
                 input.AdvanceTo(consumed, buffer.End);
             }
+        }
+    }
+
+    /// <summary>
+    /// Handles the complete commands in the buffer as one batch: backend connections written to are
+    /// flushed once, and the gateway's own replies go out in one flush, at its end. True when it stopped
+    /// because too many replies are outstanding (wait for credit, then call again).
+    /// </summary>
+    private bool ProcessBatch(in ReadOnlySequence<byte> buffer, ref SequencePosition consumed, out bool stop)
+    {
+        stop = false;
+        var max = _context.Options.MaxPendingPerSession;
+        BeginReplyBatch();
+        try
+        {
+            while (!stop)
+            {
+                if (Volatile.Read(ref _outstanding) >= max)
+                {
+                    return true;
+                }
+
+                if (!TryProcessOne(buffer, ref consumed, out stop))
+                {
+                    break;
+                }
+            }
+
+            return false;
+        }
+        finally
+        {
+            FlushTouched();
+            EndReplyBatch();
         }
     }
 

@@ -12,7 +12,7 @@ namespace ClusterGate.Core.Frontends.ShardPorts;
 /// </summary>
 internal sealed class SessionState
 {
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly HashSet<string> _channels = new(StringComparer.Ordinal);
     private readonly HashSet<string> _patterns = new(StringComparer.Ordinal);
     private readonly HashSet<string> _shardChannels = new(StringComparer.Ordinal);
