@@ -442,5 +442,36 @@ public sealed class RouterClientTests(RedisClusterFixture fixture, SharedRouterG
         }
     }
 
+    [Fact]
+    public async Task Pipeline_NextReplyHeldByABusyMaster_EarlierRepliesStillArriveAtOnce()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        var gateway = await shared.GetAsync(fixture.Cluster, output, cts.Token);
+        var groups = gateway.Monitor.Current.Groups.Select(g => g.Id).ToList();
+        var fast = $"{{{gateway.TagOfGroup(groups[0])}}}:linger:{_run}";
+        var slow = $"{{{gateway.TagOfGroup(groups[1])}}}:linger:{_run}";
+        await using var client = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+        Assert.True((await client.CallAsync(ReplyBound, cts.Token, "SET", fast, "here")).IsOk);
+
+        // The slow key's master sleeps: its reply, next in the client's order, is held for 2 s. The gateway
+        // leaves replies unflushed while the rest of a client's pipeline is on its way; the fast reply
+        // before it must still go out at once (the safety-net timer), not wait for the sleeping master.
+        await using var sleeper = await RespClient.ConnectAsync(gateway.MasterPortOfSlot(HashSlots.Of(slow)), cts.Token);
+        await sleeper.SendAsync(cts.Token, "DEBUG", "SLEEP", "2");
+        await Task.Delay(100, cts.Token);
+        var sw = Stopwatch.StartNew();
+        await client.SendRawAsync(RespClient.Encode("GET", fast).Concat(RespClient.Encode("GET", slow)).ToArray(), cts.Token);
+        var first = await client.ReadAsync(ReplyBound, cts.Token);
+        var firstMs = sw.ElapsedMilliseconds;
+        var second = await client.ReadAsync(ReplyBound, cts.Token);
+        output.WriteLine($"fast reply {first} after {firstMs} ms, held reply {second} after {sw.ElapsedMilliseconds} ms");
+        await sleeper.ReadAsync(ReplyBound, cts.Token);
+
+        Assert.Equal("here", first.Text);
+        Assert.True(second.IsNull, $"expected nil for the slow key, got {second}");
+        Assert.True(firstMs < 1000, $"the reply that was ready waited {firstMs} ms for the held one");
+        Assert.True(sw.ElapsedMilliseconds >= 1000, "the slow master did not sleep: the test proves nothing");
+    }
+
     public void Dispose() => shared.Log.Output = null;
 }

@@ -46,7 +46,7 @@ internal sealed class ReplySlot : IReplySink
     public void SetReply(in ReadOnlySequence<byte> reply)
     {
         var length = checked((int)reply.Length);
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 16));
+        _buffer = PooledBytes.Take(length);
         reply.CopyTo(_buffer);
         _length = length;
         _done = true;
@@ -59,7 +59,7 @@ internal sealed class ReplySlot : IReplySink
     {
         if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            PooledBytes.Give(_buffer);
             _buffer = null;
         }
     }

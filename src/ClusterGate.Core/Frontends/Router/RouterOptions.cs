@@ -9,7 +9,7 @@ public sealed class RouterOptions
     public int Port { get; set; }
 
     /// <summary>Shared, pipelined backend connections per master. A client's commands to one master always use the same one, so they run in order.</summary>
-    public int ConnectionsPerMaster { get; set; } = 2;
+    public int ConnectionsPerMaster { get; set; } = 1;
 
     /// <summary>How long a command waits for its slot's master (crash to promotion, CLUSTERDOWN) before it fails.</summary>
     public TimeSpan HoldTimeout { get; set; } = TimeSpan.FromSeconds(20);

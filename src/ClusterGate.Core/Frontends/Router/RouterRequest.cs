@@ -15,7 +15,7 @@ internal sealed class RouterRequest
     public RouterRequest(ReadOnlySequence<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
     {
         var length = checked((int)command.Length);
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 16));
+        _buffer = PooledBytes.Take(length);
         command.CopyTo(_buffer);
         Length = length;
         Slot = slot;
@@ -57,8 +57,29 @@ internal sealed class RouterRequest
     {
         if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            PooledBytes.Give(_buffer);
             _buffer = null;
+        }
+    }
+}
+
+/// <summary>
+/// Buffers for commands and replies held by the router: small ones (the common case) are plain
+/// short-lived arrays, which cost less than the shared pool's thread-local lookups on every command;
+/// big ones come from the shared pool so large values do not churn the large object heap.
+/// </summary>
+internal static class PooledBytes
+{
+    private const int PoolFrom = 1024;
+
+    public static byte[] Take(int length) =>
+        length < PoolFrom ? GC.AllocateUninitializedArray<byte>(length) : ArrayPool<byte>.Shared.Rent(length);
+
+    public static void Give(byte[] buffer)
+    {
+        if (buffer.Length >= PoolFrom)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

@@ -12,6 +12,16 @@ namespace ClusterGate.Core.Frontends.Router;
 /// </summary>
 internal sealed class RouterSession : IDisposable
 {
+    // At most this much stays unflushed while the rest of a client's pipeline is on its way.
+    private const int LingerMaxReplies = 256;
+    private const long LingerMaxBytes = 32 * 1024;
+
+    // Sessions that left replies unflushed waiting for the rest of their pipeline; a timer flushes them
+    // in case the rest is held (a group without a master), so replies already there never wait long.
+    private static readonly TimeSpan LingerCheckPeriod = TimeSpan.FromMilliseconds(20);
+    private static readonly System.Collections.Concurrent.ConcurrentQueue<RouterSession> s_lingering = new();
+    private static readonly Timer s_lingerTimer = new(_ => FlushLingeringSessions(), null, LingerCheckPeriod, LingerCheckPeriod);
+
     // Sessions with replies written but not flushed, and the depth of reply batches, on this thread.
     [ThreadStatic]
     private static List<RouterSession>? t_deferred;
@@ -32,6 +42,8 @@ internal sealed class RouterSession : IDisposable
     // Owned by the current writer (the one that set _writing): replies written but not yet flushed.
     private int _unflushed;
     private bool _closeAfterFlush;
+    private int _lingering;
+    private volatile bool _flushSoon;
     private bool _writing;
     private bool _writeAgain;
     private bool _closed;
@@ -172,7 +184,7 @@ internal sealed class RouterSession : IDisposable
         }
 
         _unflushed++;
-        WriteReady(mayDefer: t_batchDepth > 0);
+        WriteReady(t_batchDepth > 0 ? FlushMode.Defer : FlushMode.Now);
         return true;
     }
 
@@ -216,7 +228,7 @@ internal sealed class RouterSession : IDisposable
         t_deferred = null;
         foreach (var session in deferred)
         {
-            session.WriteReady(mayDefer: false);
+            session.WriteReady(FlushMode.Linger);
         }
 
         deferred.Clear();
@@ -243,14 +255,44 @@ internal sealed class RouterSession : IDisposable
             _writing = true;
         }
 
-        WriteReady(mayDefer: t_batchDepth > 0);
+        WriteReady(t_batchDepth > 0 ? FlushMode.Defer : FlushMode.Now);
     }
 
-    private void WriteReady(bool mayDefer)
+    /// <summary>Flushes replies left unflushed by <see cref="FlushMode.Linger"/> (the safety-net timer).</summary>
+    private void FlushLingering()
+    {
+        Volatile.Write(ref _lingering, 0);
+        _flushSoon = true;
+        lock (_gate)
+        {
+            if (_writing)
+            {
+                // The writer flushes, or lingers again and registers again.
+                _writeAgain = true;
+                return;
+            }
+
+            _writing = true;
+        }
+
+        WriteReady(FlushMode.Now);
+    }
+
+    private static void FlushLingeringSessions()
+    {
+        var count = s_lingering.Count;
+        while (count-- > 0 && s_lingering.TryDequeue(out var session))
+        {
+            session.FlushLingering();
+        }
+    }
+
+    private void WriteReady(FlushMode mode)
     {
         var output = _client.Transport.Output;
         while (true)
         {
+            bool waiting;
             lock (_gate)
             {
                 if (!_closed)
@@ -268,19 +310,50 @@ internal sealed class RouterSession : IDisposable
                         }
                     }
                 }
+
+                waiting = _replies.Count > 0;
             }
 
-            if (_unflushed > 0)
+            if (_unflushed > 0 && !_closeAfterFlush)
             {
-                if (mayDefer && !_closeAfterFlush)
+                if (mode == FlushMode.Defer)
                 {
                     (t_deferred ??= []).Add(this);
                     return;
                 }
 
+                if (mode == FlushMode.Linger && waiting && !_flushSoon && _unflushed < LingerMaxReplies
+                    && (!output.CanGetUnflushedBytes || output.UnflushedBytes < LingerMaxBytes))
+                {
+                    // The rest of the client's pipeline is still on its way (from another master, or later
+                    // in this one's reply stream): its reply flushes these too, one send for the pipeline.
+                    // Whoever writes next owns _unflushed; the timer covers a next reply that is held.
+                    lock (_gate)
+                    {
+                        if (_writeAgain)
+                        {
+                            _writeAgain = false;
+                            continue;
+                        }
+
+                        _writing = false;
+                    }
+
+                    if (Interlocked.Exchange(ref _lingering, 1) == 0)
+                    {
+                        s_lingering.Enqueue(this);
+                    }
+
+                    return;
+                }
+            }
+
+            if (_unflushed > 0)
+            {
                 var written = _unflushed;
                 var close = _closeAfterFlush;
                 _unflushed = 0;
+                _flushSoon = false;
                 ValueTask<System.IO.Pipelines.FlushResult> flush;
                 try
                 {
@@ -342,7 +415,7 @@ internal sealed class RouterSession : IDisposable
                 _writeAgain = false;
             }
 
-            WriteReady(mayDefer: false);
+            WriteReady(FlushMode.Now);
         }
     }
 
@@ -491,6 +564,14 @@ internal sealed class RouterSession : IDisposable
         }
 
         _touched.Clear();
+    }
+
+    /// <summary>How a writer treats replies it has written: flush at the batch's end, at the batch's end unless more are on their way, or now.</summary>
+    private enum FlushMode
+    {
+        Defer,
+        Linger,
+        Now,
     }
 
     public void Dispose()
