@@ -473,5 +473,44 @@ public sealed class RouterClientTests(RedisClusterFixture fixture, SharedRouterG
         Assert.True(sw.ElapsedMilliseconds >= 1000, "the slow master did not sleep: the test proves nothing");
     }
 
+    [Fact]
+    public async Task SplitCommands_OnePartRefusedByItsMaster_ErrorNamesThePartsAndOtherPartsStillMerge()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        var gateway = await shared.GetAsync(fixture.Cluster, output, cts.Token);
+        var groups = gateway.Monitor.Current.Groups.Select(g => g.Id).ToList();
+        var keys = groups.Select(g => $"{{{gateway.TagOfGroup(g)}}}:split-fail:{_run}").ToList();
+        await using var client = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+        Assert.True((await client.CallAsync(ReplyBound, cts.Token, "MSET", keys[0], "a", keys[1], "b", keys[2], "c")).IsOk);
+
+        // One master refuses writes (used memory above maxmemory, noeviction): its part of MSET fails.
+        await using var refusing = await RespClient.ConnectAsync(gateway.MasterPortOfSlot(HashSlots.Of(keys[1])), cts.Token);
+        var policy = (await refusing.CallAsync(ReplyBound, cts.Token, "CONFIG", "GET", "maxmemory-policy")).Items![1].Text!;
+        Assert.True((await refusing.CallAsync(ReplyBound, cts.Token, "CONFIG", "SET", "maxmemory-policy", "noeviction")).IsOk);
+        Assert.True((await refusing.CallAsync(ReplyBound, cts.Token, "CONFIG", "SET", "maxmemory", "1")).IsOk);
+        RespReply mset, del, exists;
+        try
+        {
+            mset = await client.CallAsync(ReplyBound, cts.Token, "MSET", keys[0], "x", keys[1], "y", keys[2], "z");
+            exists = await client.CallAsync(ReplyBound, cts.Token, "EXISTS", keys[0], keys[1], keys[2], "missing:" + _run);
+            del = await client.CallAsync(ReplyBound, cts.Token, "DEL", keys[0], keys[2]);
+        }
+        finally
+        {
+            await refusing.CallAsync(ReplyBound, CancellationToken.None, "CONFIG", "SET", "maxmemory", "0");
+            await refusing.CallAsync(ReplyBound, CancellationToken.None, "CONFIG", "SET", "maxmemory-policy", policy);
+        }
+
+        output.WriteLine($"MSET: {mset}; EXISTS: {exists}; DEL: {del}");
+        Assert.True(mset.IsError, $"MSET with a refused part answered {mset}");
+        Assert.StartsWith("OOM", mset.Text, StringComparison.Ordinal);
+        Assert.Contains("1 of 3 per-slot parts failed or were not run", mset.Text, StringComparison.Ordinal);
+        Assert.Contains("the other parts' keys were set", mset.Text, StringComparison.Ordinal);
+        Assert.Equal(3, exists.Integer);
+        Assert.Equal(2, del.Integer);
+        Assert.Equal("b", (await client.CallAsync(ReplyBound, cts.Token, "GET", keys[1])).Text);
+        Assert.True((await client.CallAsync(ReplyBound, cts.Token, "GET", keys[0])).IsNull);
+    }
+
     public void Dispose() => shared.Log.Output = null;
 }

@@ -42,33 +42,38 @@ internal static partial class RouterCommands
             return false;
         }
 
-        // Group key positions by slot, keeping the client's order inside each group.
-        var groups = new Dictionary<int, List<int>>();
-        var order = new List<int>();
+        // Group key positions by slot, keeping the client's order inside each group; parts in order of
+        // first appearance. Few keys (the usual case): a linear search beats a dictionary.
+        var keyCount = (request.Count - 1) / step;
+        var partSlots = new List<int>(Math.Min(keyCount, 16));
+        var partPositions = new List<List<int>>(Math.Min(keyCount, 16));
+        Dictionary<int, int>? partOfSlot = keyCount > 16 ? new Dictionary<int, int>(keyCount) : null;
         for (var i = 1; i < request.Count; i += step)
         {
             var keySlot = HashSlot.Compute(request.Argument(i));
-            if (!groups.TryGetValue(keySlot, out var positions))
+            var part = partOfSlot is null ? partSlots.IndexOf(keySlot) : partOfSlot.GetValueOrDefault(keySlot, -1);
+            if (part < 0)
             {
-                groups[keySlot] = positions = [];
-                order.Add(keySlot);
+                part = partSlots.Count;
+                partSlots.Add(keySlot);
+                partPositions.Add([]);
+                partOfSlot?.Add(keySlot, part);
             }
 
-            positions.Add(i);
+            partPositions[part].Add(i);
         }
 
         var name = request.Argument(0);
         var readOnly = spec.HasFlag(CommandSpecFlags.ReadOnly) && !spec.HasFlag(CommandSpecFlags.Write);
-        var partPositions = order.Select(s => groups[s]).ToArray();
-        var keyCount = (request.Count - 1) / step;
-        var gather = new GatherSink(slot, order.Count, parts => Merge(kind, parts, partPositions, keyCount, step));
-        for (var part = 0; part < order.Count; part++)
+        var positions = partPositions.ToArray();
+        var gather = new GatherSink(slot, positions.Length, parts => Merge(kind, parts, positions, keyCount, step));
+        var writer = new ArrayBufferWriter<byte>(256);
+        for (var part = 0; part < positions.Length; part++)
         {
-            var writer = new ArrayBufferWriter<byte>();
-            var positions = partPositions[part];
-            RespWriter.WriteArrayHeader(writer, 1 + (positions.Count * step));
+            writer.ResetWrittenCount();
+            RespWriter.WriteArrayHeader(writer, 1 + (positions[part].Count * step));
             RespWriter.WriteBulkString(writer, name);
-            foreach (var position in positions)
+            foreach (var position in positions[part])
             {
                 RespWriter.WriteBulkString(writer, request.Argument(position));
                 if (step == 2)
@@ -77,7 +82,7 @@ internal static partial class RouterCommands
                 }
             }
 
-            var routed = new RouterRequest(new ReadOnlySequence<byte>(writer.WrittenMemory), order[part], readOnly, session.Id, gather.Part(part));
+            var routed = new RouterRequest(new ReadOnlySequence<byte>(writer.WrittenMemory), partSlots[part], readOnly, session.Id, gather.Part(part));
             session.Touch(session.Context.Dispatcher.Route(routed));
         }
 
@@ -86,7 +91,14 @@ internal static partial class RouterCommands
 
     private static byte[] Merge(SplitKind kind, byte[][] parts, List<int>[] positions, int keyCount, int step)
     {
+        if (kind != SplitKind.Values && TryMergeSimple(kind, parts, out var simple))
+        {
+            return simple;
+        }
+
         var values = new RespValue[parts.Length];
+        RespValue? firstError = null;
+        var failed = 0;
         for (var i = 0; i < parts.Length; i++)
         {
             var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(parts[i]));
@@ -97,11 +109,17 @@ internal static partial class RouterCommands
 
             if (value.Type is RespType.Error)
             {
-                // The first failing part decides; name how much of the command is affected.
-                return Error($"{value.AsString()} (ClusterGate: {i + 1} of {parts.Length} per-slot parts failed or were not run{(kind == SplitKind.Pairs ? "; the other parts' keys were set" : string.Empty)})");
+                firstError ??= value;
+                failed++;
             }
 
             values[i] = value;
+        }
+
+        if (firstError is not null)
+        {
+            // The first failing part's error, and how much of the command it affects.
+            return Error($"{firstError.AsString()} (ClusterGate: {failed} of {parts.Length} per-slot parts failed or were not run{(kind == SplitKind.Pairs && failed < parts.Length ? "; the other parts' keys were set" : string.Empty)})");
         }
 
         var writer = new ArrayBufferWriter<byte>();
@@ -128,5 +146,41 @@ internal static partial class RouterCommands
         }
 
         return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// MSET parts answer +OK and DEL/UNLINK/EXISTS/TOUCH parts an integer: merged straight from the bytes.
+    /// False for anything else (an error part, RESP3 or an unexpected reply): the general merge decides.
+    /// </summary>
+    private static bool TryMergeSimple(SplitKind kind, byte[][] parts, out byte[] merged)
+    {
+        merged = [];
+        long sum = 0;
+        foreach (var part in parts)
+        {
+            if (part.Length < 3 || part[^2] != (byte)'\r' || part[^1] != (byte)'\n')
+            {
+                return false;
+            }
+
+            if (kind == SplitKind.Pairs)
+            {
+                if (!part.AsSpan().SequenceEqual(Ok))
+                {
+                    return false;
+                }
+            }
+            else if (part[0] != (byte)':' || !System.Buffers.Text.Utf8Parser.TryParse(part.AsSpan(1, part.Length - 3), out long value, out var used) || used != part.Length - 3)
+            {
+                return false;
+            }
+            else
+            {
+                sum += value;
+            }
+        }
+
+        merged = kind == SplitKind.Pairs ? Ok : System.Text.Encoding.ASCII.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $":{sum}\r\n"));
+        return true;
     }
 }
