@@ -3,7 +3,7 @@
 # ClusterGate router port, through one ClusterGate shard port and through HAProxy in front of one master.
 #
 #   tools/bench-router.sh --cluster HOST:PORT --router HOST:PORT --gateway-pid PID [--shard HOST:PORT]
-#                         [--rounds 3] [--requests 200000] [--clients 50] [--keyspace 1000000]
+#                         [--rounds 3] [--requests 200000] [--pipelined-requests N] [--clients 50] [--keyspace 1000000]
 #                         [--pipelines "1 16"] [--tests set,get,incr,lpush,mset] [--warmup 20000]
 #                         [--bench-threads N] [--no-haproxy] [--nbthread 2] [--haproxy-port PORT]
 #                         [--out FILE.csv]
@@ -15,7 +15,8 @@
 #            Caveats of redis-benchmark 7.0 --cluster: it always runs one client thread per master
 #            (3 event loops vs 1 for the other targets, unless --bench-threads), and a threaded run
 #            only notices its end on a 250 ms timer tick, so its ops/s is low by up to
-#            250 ms / run time (the summary prints the bound; raise --requests to shrink it).
+#            250 ms / run time (the summary prints the bound; raise --requests to shrink it). Runs with
+#            -P > 1 use --pipelined-requests (default 5 x --requests) so they last long enough too.
 #   router   -t TEST on the router port, plain keys (key:__rand_int__), spread over all masters by the
 #            gateway. Differences to direct: MSET's 10 keys hit different slots, so the gateway splits
 #            and merges it (more work per request than direct); LPUSH uses the single key "mylist", so
@@ -45,7 +46,7 @@ readonly TEMPLATE="$SCRIPT_DIR/haproxy/bench-master.cfg.tmpl"
 readonly ALL_TESTS="set get incr lpush mset"
 readonly TARGET_ORDER="direct router shard haproxy"
 
-cluster="" router="" shard="" gateway_pid="" rounds=3 requests=200000 clients=50 keyspace=1000000
+cluster="" router="" shard="" gateway_pid="" rounds=3 requests=200000 pipelined_requests="" clients=50 keyspace=1000000
 pipelines="1 16" tests="set,get,incr,lpush,mset" warmup=20000 use_haproxy=1 nbthread=2
 haproxy_port="" out="" bench_threads=""
 
@@ -71,6 +72,7 @@ while (($# > 0)); do
     --gateway-pid) gateway_pid="${2:?}"; shift 2 ;;
     --rounds) rounds="${2:?}"; shift 2 ;;
     --requests) requests="${2:?}"; shift 2 ;;
+    --pipelined-requests) pipelined_requests="${2:?}"; shift 2 ;;
     --clients) clients="${2:?}"; shift 2 ;;
     --keyspace) keyspace="${2:?}"; shift 2 ;;
     --pipelines) pipelines="${2:?}"; shift 2 ;;
@@ -90,7 +92,8 @@ done
 [[ -n "$router" ]] || die "--router HOST:PORT is required"
 [[ -n "$gateway_pid" ]] || die "--gateway-pid PID is required"
 [[ -r "/proc/$gateway_pid/stat" ]] || die "--gateway-pid $gateway_pid: no such process"
-for n in "$rounds" "$requests" "$clients" "$keyspace" "$nbthread"; do
+pipelined_requests="${pipelined_requests:-$((requests * 5))}"
+for n in "$rounds" "$requests" "$pipelined_requests" "$clients" "$keyspace" "$nbthread"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "expected a positive number, got '$n'"
 done
 [[ -z "$bench_threads" || "$bench_threads" =~ ^[1-9][0-9]*$ ]] || die "--bench-threads: expected a positive number"
@@ -230,6 +233,10 @@ bench_args() {
   esac
 }
 
+requests_for() { # pipeline -> requests per run
+  if (($1 > 1)); then echo "$pipelined_requests"; else echo "$requests"; fi
+}
+
 us_per_cmd() { # ticks requests
   awk -v d="$1" -v hz="$clk_tck" -v n="$2" 'BEGIN { printf "%.2f", d * 1000000 / hz / n }'
 }
@@ -262,7 +269,7 @@ run_bench() {
 echo "cluster $cluster, masters: $(awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }' <<<"$masters")"
 echo "router $router, gateway pid $gateway_pid${shard:+, shard $shard}${haproxy_addr:+, haproxy $haproxy_addr pid $haproxy_pid (nbthread $nbthread)}"
 [[ -n "$shard" || -n "$haproxy_addr" ]] && echo "shard/haproxy master $one_master (slots $one_slots), hash tag {$tag}"
-echo "redis-benchmark -c $clients -n $requests -r $keyspace, tests: $tests, pipelines: $pipelines, rounds: $rounds; csv: $out"
+echo "redis-benchmark -c $clients -n $requests (-P > 1: $pipelined_requests) -r $keyspace, tests: $tests, pipelines: $pipelines, rounds: $rounds; csv: $out"
 
 if ((warmup > 0)); then
   echo "warm-up: $warmup requests per target/test/pipeline (not recorded)"
@@ -293,7 +300,7 @@ for ((round = 1; round <= rounds; round++)); do
   for p in $pipelines; do
     for t in "${order[@]}"; do
       for test in $tests; do
-        run_bench "$t" "$test" "$p" "$requests"
+        run_bench "$t" "$test" "$p" "$(requests_for "$p")"
         cpu="" hcpu=""
         [[ "$t" == router || "$t" == shard ]] && cpu="$gw_cpu"
         [[ "$t" == haproxy ]] && hcpu="$hap_cpu"
@@ -359,7 +366,7 @@ for p in $pipelines; do
   done
 done
 # direct runs end on redis-benchmark's 250 ms tick: print the worst-case bias of the shortest one
-awk -F, -v n="$requests" 'NR > 1 && $2 == "direct" && $5 > 0 { d = n / $5; if (min == "" || d < min) min = d }
+awk -F, -v n1="$requests" -v np="$pipelined_requests" 'NR > 1 && $2 == "direct" && $5 > 0 { d = ($4 > 1 ? np : n1) / $5; if (min == "" || d < min) min = d }
   END { if (min != "" && min < 10) printf "note: shortest direct run %.2f s; redis-benchmark --cluster stops on a 250 ms tick, so direct ops/s may be low by up to %.0f%% there (raise --requests)\n", min, 25 / min }' "$out"
 echo "(ops/s; latencies ms; gw_us/cmd = gateway utime+stime per request on router/shard runs, hap_us/cmd = the same for haproxy)"
 echo "csv: $out"
