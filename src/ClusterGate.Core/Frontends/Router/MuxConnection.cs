@@ -31,13 +31,17 @@ internal sealed class MuxConnection
     private bool _flushing;
     private bool _dead;
 
-    public MuxConnection(RouterDispatcher dispatcher, NodeState node)
+    public MuxConnection(RouterDispatcher dispatcher, NodeState node, long poolKey)
     {
         _dispatcher = dispatcher;
         Node = node;
+        PoolKey = poolKey;
     }
 
     public NodeState Node { get; }
+
+    /// <summary>The session id that chose this connection's place in its node's pool (its replacement takes the same place).</summary>
+    public long PoolKey { get; }
 
     public bool IsDead => Volatile.Read(ref _dead);
 
@@ -234,15 +238,25 @@ internal sealed class MuxConnection
                             _dispatcher.OnReply(this, request, frame);
                         }
                     }
+
+                    if (!result.IsCompleted)
+                    {
+                        // The next batch to the server first, so it works while the replies go to the
+                        // clients. Not on a closing connection: what is unsent there is routed again.
+                        Flush(fromReader: true);
+                    }
                 }
                 finally
                 {
-                    input.AdvanceTo(consumed, buffer.End);
-
-                    // The next batch to the server first, so it works while the replies go to the clients.
-                    Flush(fromReader: true);
-                    RouterDispatcher.FlushResends();
-                    RouterSession.EndReplyBatch();
+                    try
+                    {
+                        input.AdvanceTo(consumed, buffer.End);
+                        RouterDispatcher.FlushResends();
+                    }
+                    finally
+                    {
+                        RouterSession.EndReplyBatch();
+                    }
                 }
 
                 if (result.IsCompleted)
@@ -256,28 +270,39 @@ internal sealed class MuxConnection
             reason = ex.Message;
         }
 
-        List<RouterRequest> lost = [];
+        _dispatcher.OnConnectionLost(this, reason);
+        await connection.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Marks the connection dead and hands over what it held: commands sent (their outcome is unknown)
+    /// and commands written after the last flush, which never left the gateway. Called by the dispatcher
+    /// under its pool lock.
+    /// </summary>
+    internal (List<RouterRequest> Sent, List<RouterRequest> Unsent) Retire()
+    {
+        List<RouterRequest> sent = [];
         List<RouterRequest> unsent = [];
         lock (_gate)
         {
             _dead = true;
-            var sent = _awaiting;
+            var flushed = _awaiting;
             foreach (var entry in _inFlight)
             {
                 if (entry is not null)
                 {
-                    // Entries past the flushed ones never left the gateway.
-                    (sent > 0 ? lost : unsent).Add(entry);
+                    (flushed > 0 ? sent : unsent).Add(entry);
                 }
 
-                sent--;
+                flushed--;
             }
 
             _inFlight.Clear();
+            _awaiting = 0;
+            _unflushed = 0;
         }
 
-        _dispatcher.OnConnectionLost(this, lost, unsent, reason);
-        await connection.DisposeAsync();
+        return (sent, unsent);
     }
 
     public void Abort()

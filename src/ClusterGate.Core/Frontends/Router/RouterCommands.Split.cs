@@ -129,6 +129,11 @@ internal static partial class RouterCommands
                 var merged = new RespValue[keyCount];
                 for (var part = 0; part < values.Length; part++)
                 {
+                    if (values[part].Items is not { } items || items.Count != positions[part].Count)
+                    {
+                        throw new InvalidDataException($"part {part + 1} answered {values[part].Type} instead of {positions[part].Count} values");
+                    }
+
                     for (var j = 0; j < positions[part].Count; j++)
                     {
                         merged[(positions[part][j] - 1) / step] = values[part].Items[j];

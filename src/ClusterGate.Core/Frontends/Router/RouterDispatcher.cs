@@ -175,44 +175,59 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         }
 
         routes.Set(slot, snapshot.Groups.IndexOf(group), pool);
+        if (Volatile.Read(ref _moved[slot]) is { } moved && moved.Version == snapshot.Version)
+        {
+            // A MOVED for this slot landed meanwhile: it wins until the next snapshot.
+            routes.Forget(slot);
+        }
     }
 
     private MuxConnection GetConnection(NodeState master, long sessionId, out MuxConnection?[] pool)
     {
         lock (_gate)
         {
-            if (!_pool.TryGetValue(master.Id, out var connections) || connections.Length != _options.ConnectionsPerMaster)
-            {
-                connections = new MuxConnection?[Math.Max(1, _options.ConnectionsPerMaster)];
-                _pool[master.Id] = connections;
-            }
-
-            var index = (int)(sessionId % connections.Length);
-            var connection = connections[index];
-            if (connection is null || connection.IsDead || connection.Node.Connect != master.Connect)
-            {
-                connection = new MuxConnection(this, master);
-                Volatile.Write(ref connections[index], connection);
-                _ = connection.ConnectAsync(_connector, _options, _stopping.Token);
-            }
-
-            pool = connections;
-            return connection;
+            return GetConnectionLocked(master, sessionId, out pool);
         }
+    }
+
+    private MuxConnection GetConnectionLocked(NodeState master, long sessionId, out MuxConnection?[] pool)
+    {
+        if (!_pool.TryGetValue(master.Id, out var connections) || connections.Length != _options.ConnectionsPerMaster)
+        {
+            connections = new MuxConnection?[Math.Max(1, _options.ConnectionsPerMaster)];
+            _pool[master.Id] = connections;
+        }
+
+        var index = (int)(sessionId % connections.Length);
+        var connection = connections[index];
+        if (connection is null || connection.IsDead || connection.Node.Connect != master.Connect)
+        {
+            connection = new MuxConnection(this, master, sessionId);
+            Volatile.Write(ref connections[index], connection);
+            _ = connection.ConnectAsync(_connector, _options, _stopping.Token);
+        }
+
+        pool = connections;
+        return connection;
     }
 
     private void Remove(MuxConnection connection)
     {
         lock (_gate)
         {
-            if (_pool.TryGetValue(connection.Node.Id, out var connections))
+            RemoveLocked(connection);
+        }
+    }
+
+    private void RemoveLocked(MuxConnection connection)
+    {
+        if (_pool.TryGetValue(connection.Node.Id, out var connections))
+        {
+            for (var i = 0; i < connections.Length; i++)
             {
-                for (var i = 0; i < connections.Length; i++)
+                if (ReferenceEquals(connections[i], connection))
                 {
-                    if (ReferenceEquals(connections[i], connection))
-                    {
-                        connections[i] = null;
-                    }
+                    Volatile.Write(ref connections[i], null);
                 }
             }
         }
@@ -343,12 +358,43 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
     // ------------------------------------------------------------ failures and holds
 
     /// <summary>
-    /// The connection died: commands sent on it (<paramref name="inFlight"/>) have an unknown outcome
-    /// unless read-only; commands still waiting to be sent (<paramref name="unsent"/>) never left and are routed again.
+    /// The connection died: commands sent on it have an unknown outcome unless read-only; commands still
+    /// waiting to be sent never left and go first, in their order, on the replacement connection to the
+    /// same node. That happens under the pool's lock, which a client needs to find the replacement, so a
+    /// client's later commands queue behind its earlier ones and its writes keep their order.
     /// </summary>
-    public void OnConnectionLost(MuxConnection connection, List<RouterRequest> inFlight, List<RouterRequest> unsent, string reason)
+    public void OnConnectionLost(MuxConnection connection, string reason)
     {
-        Remove(connection);
+        List<RouterRequest> inFlight;
+        List<RouterRequest> unsent;
+        MuxConnection? replacement = null;
+        List<RouterRequest>? stranded = null;
+        lock (_gate)
+        {
+            (inFlight, unsent) = connection.Retire();
+            RemoveLocked(connection);
+            if (unsent.Count > 0)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    stranded = unsent;
+                }
+                else
+                {
+                    var node = _monitor.Current.NodeById(connection.Node.Id) ?? connection.Node;
+                    replacement = GetConnectionLocked(node, connection.PoolKey, out _);
+                    foreach (var request in unsent)
+                    {
+                        if (!replacement.TryEnqueue(request))
+                        {
+                            (stranded ??= []).Add(request);
+                        }
+                    }
+                }
+            }
+        }
+
+        replacement?.Flush();
         _monitor.RequestRefresh($"router: connection to {connection.Node.Connect} lost");
         if (inFlight.Count > 0)
         {
@@ -368,9 +414,9 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             }
         }
 
-        foreach (var request in unsent)
+        foreach (var request in stranded ?? [])
         {
-            Resend(request);
+            ParkOrFail(request, null);
         }
     }
 

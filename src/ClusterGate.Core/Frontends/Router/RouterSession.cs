@@ -228,7 +228,15 @@ internal sealed class RouterSession : IDisposable
         t_deferred = null;
         foreach (var session in deferred)
         {
-            session.WriteReady(FlushMode.Linger);
+            try
+            {
+                session.WriteReady(FlushMode.Linger);
+            }
+            catch (InvalidOperationException)
+            {
+                // The client's output was completed under the writer (the session is closing).
+                session.Finish();
+            }
         }
 
         deferred.Clear();
