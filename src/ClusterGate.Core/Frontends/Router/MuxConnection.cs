@@ -208,20 +208,33 @@ internal sealed class MuxConnection
                             break;
                         }
 
-                        var reader = new SequenceReader<byte>(rest);
-                        var status = RespFrameScanner.TryScan(ref reader, RespLimits.Default, ref _scan, out var error);
-                        if (status == RespScanStatus.Incomplete)
+                        ReadOnlySequence<byte> frame;
+
+                        // The usual reply (simple string, integer, bulk) whole in one segment: no general scan.
+                        var simple = _scan.IsInProgress ? 0 : RespSimpleFrame.TryScan(rest.FirstSpan, RespLimits.Default);
+                        if (simple > 0)
                         {
-                            break;
+                            frame = rest.Slice(0, simple);
+                            consumed = frame.End;
+                        }
+                        else
+                        {
+                            var reader = new SequenceReader<byte>(rest);
+                            var status = RespFrameScanner.TryScan(ref reader, RespLimits.Default, ref _scan, out var error);
+                            if (status == RespScanStatus.Incomplete)
+                            {
+                                break;
+                            }
+
+                            if (status == RespScanStatus.Error)
+                            {
+                                throw new InvalidDataException("malformed reply from the server: " + error);
+                            }
+
+                            frame = rest.Slice(0, reader.Consumed);
+                            consumed = reader.Position;
                         }
 
-                        if (status == RespScanStatus.Error)
-                        {
-                            throw new InvalidDataException("malformed reply from the server: " + error);
-                        }
-
-                        var frame = rest.Slice(0, reader.Consumed);
-                        consumed = reader.Position;
                         RouterRequest? request;
                         lock (_gate)
                         {

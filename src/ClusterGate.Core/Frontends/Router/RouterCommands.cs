@@ -93,6 +93,27 @@ internal static partial class RouterCommands
         return false;
     }
 
+    /// <summary>
+    /// The usual command, seen only by its head (<see cref="RespRequestHead"/>): a known command whose only
+    /// key is its first argument, with a valid argument count, goes straight to its slot's master. False
+    /// for everything else (the caller parses the request and runs <see cref="Execute"/>, which decides).
+    /// None of the commands the gateway answers, splits, refuses or fans out has this key shape.
+    /// </summary>
+    public static bool TryRouteSingleKey(RouterSession session, ReadOnlySpan<byte> frame, ReadOnlySpan<byte> name, ReadOnlySpan<byte> key, int count)
+    {
+        var context = session.Context;
+        if (!context.Commands.TryFind(name, out var spec) || !spec.KeyIsFirstArgumentOnly || spec.HasFlag(CommandSpecFlags.Blocking)
+            || (spec.Arity > 0 ? count != spec.Arity : count < -spec.Arity))
+        {
+            return false;
+        }
+
+        var readOnly = spec.HasFlag(CommandSpecFlags.ReadOnly) && !spec.HasFlag(CommandSpecFlags.Write);
+        var routed = new RouterRequest(frame, HashSlot.Compute(key), readOnly, session.Id, session.NewSlot());
+        session.Touch(context.Dispatcher.Route(routed));
+        return true;
+    }
+
     /// <summary>Commands a standalone server answers about the connection itself.</summary>
     private static bool TryLocal(RouterSession session, RespRequest request, ReplySlot slot, out bool stop)
     {

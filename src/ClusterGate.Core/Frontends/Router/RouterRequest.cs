@@ -24,6 +24,17 @@ internal sealed class RouterRequest
         Sink = sink;
     }
 
+    public RouterRequest(ReadOnlySpan<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
+    {
+        _buffer = PooledBytes.Take(command.Length);
+        command.CopyTo(_buffer);
+        Length = command.Length;
+        Slot = slot;
+        ReadOnly = readOnly;
+        SessionId = sessionId;
+        Sink = sink;
+    }
+
     public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, Length);
 
     public int Length { get; }

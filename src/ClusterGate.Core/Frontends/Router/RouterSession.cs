@@ -532,7 +532,20 @@ internal sealed class RouterSession : IDisposable
     private bool TryProcessOne(in ReadOnlySequence<byte> buffer, ref SequencePosition consumed, out bool stop)
     {
         stop = false;
-        var reader = new SequenceReader<byte>(buffer.Slice(consumed));
+        var rest = buffer.Slice(consumed);
+        if (!_request.InProgress)
+        {
+            var span = rest.FirstSpan;
+            if (RespRequestHead.TryScan(span, _context.Limits, out var length, out var count, out var nameOffset, out var nameLength, out var keyOffset, out var keyLength)
+                && keyLength >= 0
+                && RouterCommands.TryRouteSingleKey(this, span[..length], span.Slice(nameOffset, nameLength), span.Slice(keyOffset, keyLength), count))
+            {
+                consumed = rest.GetPosition(length);
+                return true;
+            }
+        }
+
+        var reader = new SequenceReader<byte>(rest);
         var status = RespRequestParser.TryParse(ref reader, _context.Limits, _request, out var error);
         if (status == RespScanStatus.Incomplete)
         {

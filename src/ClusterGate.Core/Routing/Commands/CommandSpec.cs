@@ -41,6 +41,13 @@ public sealed record CommandSpec(
 
     public bool IsContainer => !Subcommands.IsEmpty;
 
+    /// <summary>
+    /// The command's only key is its first argument, by every description Redis gives (legacy range,
+    /// key specs, no movable keys): its slot is the slot of argument 1. GET, SET, INCR, LPUSH, HSET...
+    /// </summary>
+    public bool KeyIsFirstArgumentOnly =>
+        FirstKey == 1 && LastKey == 1 && Step == 1 && KeySpecs.Length <= 1 && !IsContainer && !HasFlag(CommandSpecFlags.MovableKeys);
+
     public bool HasFlag(CommandSpecFlags flag) => (Flags & flag) == flag;
 
     /// <summary>How <see cref="KeyFinder"/> finds this command's keys, decided once here rather than per request.</summary>

@@ -9,6 +9,48 @@ namespace ClusterGate.Core.UnitTests.Routing.Commands;
 public sealed class CommandCatalogTests
 {
     [Theory]
+    [InlineData("get", true)]
+    [InlineData("set", true)]
+    [InlineData("incr", true)]
+    [InlineData("lpush", true)]
+    [InlineData("hset", true)]
+    [InlineData("getex", true)]
+    [InlineData("mget", false)]
+    [InlineData("mset", false)]
+    [InlineData("del", false)]
+    [InlineData("blpop", false)]
+    [InlineData("eval", false)]
+    [InlineData("georadius", false)]
+    [InlineData("xread", false)]
+    [InlineData("sort", false)]
+    [InlineData("object", false)]
+    [InlineData("ssubscribe", false)]
+    [InlineData("ping", false)]
+    [InlineData("watch", false)]
+    public void KeyIsFirstArgumentOnly_OnlyCommandsWhoseSlotIsArgumentOne(string name, bool expected)
+    {
+        Assert.True(CommandCatalog.Default.TryFind(name, out var spec));
+
+        Assert.Equal(expected, spec.KeyIsFirstArgumentOnly);
+    }
+
+    [Fact]
+    public void KeyIsFirstArgumentOnly_AgreesWithTheKeyFinderForEveryCommandOfTheTable()
+    {
+        // For each such command, a request with a distinct key and plain arguments: the key finder
+        // (key specs) must name argument 1 alone, the position the router's fast path hashes.
+        foreach (var spec in CommandCatalog.Default.Commands.Where(s => s.KeyIsFirstArgumentOnly))
+        {
+            var count = spec.Arity > 0 ? spec.Arity : Math.Max(-spec.Arity, 2);
+            var args = new[] { spec.Name, "{key}" }.Concat(Enumerable.Range(2, count - 2).Select(i => "a" + i)).ToArray();
+            using var request = TestRequests.Parse(string.Join(' ', args));
+            var indexes = new int[Math.Max(16, count)];
+            var found = KeyFinder.FindKeys(request, spec, indexes, includeNotKeys: true);
+            Assert.True(found == 1 && indexes[0] == 1, $"{spec.Name}: the key finder found {found} key(s) at {string.Join(",", indexes.Take(Math.Max(found, 0)))}");
+        }
+    }
+
+    [Theory]
     [InlineData("get")]
     [InlineData("GET")]
     [InlineData("gEt")]
