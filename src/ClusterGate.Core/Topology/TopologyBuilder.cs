@@ -206,6 +206,14 @@ public sealed class TopologyBuilder
         for (var i = 0; i < candidates.Count; i++)
         {
             var (master, replicas, slots) = candidates[i];
+            if (groupIds[i] is null && slots.IsEmpty && previous.GroupByNodeId(master.Id) is not null)
+            {
+                // A member of a group that still has its leader, now a master without slots: a manual failover
+                // caught half way (it has the role, not yet the slots). It is not a new group; once it owns the
+                // slots it leads its old group (its replica, the old master, was in it).
+                continue;
+            }
+
             var groupId = groupIds[i] ?? AllocateGroupId(previous, usedGroupIds);
             usedGroupIds.Add(groupId);
 

@@ -384,6 +384,62 @@ public sealed class TopologyBuilderTests
         Assert.Equal(A, snapshot.GroupById(0)!.Master!.Id);
     }
 
+    [Fact]
+    public void Build_ManualFailoverHalfWay_PromotedReplicaWithoutSlotsDoesNotFormANewGroupAndThenLeadsTheOldOne()
+    {
+        // CLUSTER FAILOVER on F, caught half way: A already replicates F (its own line), F is master but
+        // claims no slots yet, the other views still give A the slots. Seen in a test run: F became a new
+        // group 3, took the slots on the next refresh, and group 0 (and its port) was removed.
+        var healthy = _builder.Build(HealthyViews(), TopologySnapshot.Empty, T0);
+        var text = CaptureFiles.ReadBulkText("cluster-nodes.healthy.resp");
+        const string HalfWayOnA = $"""
+            {A} 127.0.0.1:7600@7700 myself,slave {F} 0 0 1 connected
+            {F} 127.0.0.1:7605@7705 master - 0 0 1 connected
+            {B} 127.0.0.1:7601@7701 master - 0 0 2 connected 5461-10922
+            {C} 127.0.0.1:7602@7702 master - 0 0 3 connected 10923-16383
+            {D} 127.0.0.1:7603@7703 slave {B} 0 0 2 connected
+            {E} 127.0.0.1:7604@7704 slave {C} 0 0 3 connected
+            """;
+        List<NodeView> halfWay =
+        [
+            View(HalfWayOnA, ReplicaInfo(7605), A),
+            View(SeenBy(text, B), MasterInfo(7603), B),
+            View(SeenBy(text, C), MasterInfo(7604), C),
+            View(SeenBy(text, D), Info("info-replication.replica.resp"), D),
+            View(SeenBy(text, E), ReplicaInfo(7602), E),
+            View(SeenBy(HalfWayOnA, F), MasterInfo(7600), F),
+        ];
+
+        var during = _builder.Build(halfWay, healthy, T0.AddSeconds(1));
+
+        Assert.Equal([0, 1, 2], during.Groups.Select(g => g.Id));
+        Assert.Null(during.GroupById(0)!.RoutableMaster);
+
+        const string Done = $"""
+            {F} 127.0.0.1:7605@7705 myself,master - 0 0 7 connected 0-5460
+            {A} 127.0.0.1:7600@7700 slave {F} 0 0 7 connected
+            {B} 127.0.0.1:7601@7701 master - 0 0 2 connected 5461-10922
+            {C} 127.0.0.1:7602@7702 master - 0 0 3 connected 10923-16383
+            {D} 127.0.0.1:7603@7703 slave {B} 0 0 2 connected
+            {E} 127.0.0.1:7604@7704 slave {C} 0 0 3 connected
+            """;
+        List<NodeView> done =
+        [
+            View(SeenBy(Done, A), ReplicaInfo(7605), A),
+            View(SeenBy(Done, B), MasterInfo(7603), B),
+            View(SeenBy(Done, C), MasterInfo(7604), C),
+            View(SeenBy(Done, D), Info("info-replication.replica.resp"), D),
+            View(SeenBy(Done, E), ReplicaInfo(7602), E),
+            View(Done, MasterInfo(7600), F),
+        ];
+
+        var after = _builder.Build(done, during, T0.AddSeconds(2));
+
+        Assert.Equal([0, 1, 2], after.Groups.Select(g => g.Id));
+        Assert.Equal(F, after.GroupById(0)!.RoutableMaster?.Id);
+        Assert.Equal([A], after.GroupById(0)!.Replicas.Select(r => r.Id));
+    }
+
     // Healthy: every node answers; the captured view of A, the same view as seen by the others.
     private static List<NodeView> HealthyViews()
     {
