@@ -399,6 +399,7 @@ public sealed class RedisCluster : IAsyncDisposable
             cluster-node-timeout {(long)options.NodeTimeout.TotalMilliseconds}
             cluster-replica-validity-factor 0
             enable-debug-command yes
+            crash-memcheck-enabled no
             save ""
             appendonly no
             repl-diskless-sync-delay 0

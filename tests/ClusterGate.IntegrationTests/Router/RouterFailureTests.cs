@@ -282,7 +282,9 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
                     liveErrors.Enqueue($"{key}: {set} / {get}");
                 }
 
-                if (sw.Elapsed > TimeSpan.FromMilliseconds(500))
+                // Below the hold time (a command stuck behind the held group takes at least that), above a
+                // scheduling hiccup of this 2-core machine while two Redis processes crash.
+                if (sw.Elapsed > hold * 0.8)
                 {
                     liveSlow.Enqueue($"{key}: {sw.ElapsedMilliseconds} ms");
                 }
@@ -327,7 +329,7 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
 
         await stop.CancelAsync();
         await prober.WaitAsync(TimeSpan.FromSeconds(15), cts.Token);
-        output.WriteLine($"live prober: {liveOps} SET+GET rounds, {liveErrors.Count} errors, {liveSlow.Count} slower than 500 ms");
+        output.WriteLine($"live prober: {liveOps} SET+GET rounds, {liveErrors.Count} errors, {liveSlow.Count} slower than {hold.TotalMilliseconds * 0.8:0} ms");
         Assert.True(liveErrors.IsEmpty, "the live groups failed: " + string.Join("; ", liveErrors.Take(10)));
         Assert.True(liveSlow.IsEmpty, "the live groups were slow: " + string.Join("; ", liveSlow.Take(10)));
         Assert.False(await client.WaitForCloseAsync(TimeSpan.FromMilliseconds(200), cts.Token), "the gateway closed the held client's socket");
