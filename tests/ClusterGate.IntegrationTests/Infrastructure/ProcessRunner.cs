@@ -3,53 +3,71 @@ using System.Globalization;
 
 namespace ClusterGate.IntegrationTests.Infrastructure;
 
-/// <summary>Runs a short-lived tool (redis-cli) with a hard time bound.</summary>
+/// <summary>
+/// Runs a short-lived tool (redis-cli, redis-benchmark, the CLI) with optional stdin and a hard time
+/// bound. The whole run is on the thread pool (Task.Run) so nothing blocks a thread the in-process
+/// gateway's inline I/O may need.
+/// </summary>
 internal static class ProcessRunner
 {
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(
         string fileName, IEnumerable<string> args, TimeSpan timeout, CancellationToken ct)
     {
-        var startInfo = new ProcessStartInfo(fileName)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        foreach (var arg in args)
-        {
-            startInfo.ArgumentList.Add(arg);
-        }
+        var (exitCode, stdout, stderr, _) = await RunAsync(fileName, args, null, timeout, ct);
+        return (exitCode, stdout, stderr);
+    }
 
-        using var process = Process.Start(startInfo)
-            ?? throw new InvalidOperationException($"Could not start {fileName}.");
-        process.StandardInput.Close();
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(timeout);
-        var stdout = process.StandardOutput.ReadToEndAsync(cts.Token);
-        var stderr = process.StandardError.ReadToEndAsync(cts.Token);
-        try
+    public static Task<(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)> RunAsync(
+        string fileName, IEnumerable<string> args, string? stdin, TimeSpan timeout, CancellationToken ct) =>
+        Task.Run(async () =>
         {
-            await process.WaitForExitAsync(cts.Token);
-            return (process.ExitCode, await stdout, await stderr);
-        }
-        catch (OperationCanceledException)
-        {
+            var startInfo = new ProcessStartInfo(fileName)
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+            };
+            foreach (var arg in args)
+            {
+                startInfo.ArgumentList.Add(arg);
+            }
+
+            var sw = Stopwatch.StartNew();
+            using var process = Process.Start(startInfo)
+                ?? throw new InvalidOperationException($"Could not start {fileName}.");
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(timeout);
             try
             {
-                process.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
+                var stdout = process.StandardOutput.ReadToEndAsync(cts.Token);
+                var stderr = process.StandardError.ReadToEndAsync(cts.Token);
+                if (stdin is not null)
+                {
+                    await process.StandardInput.WriteAsync(stdin.AsMemory(), cts.Token);
+                }
 
-            ct.ThrowIfCancellationRequested();
-            throw new TimeoutException(string.Create(
-                CultureInfo.InvariantCulture,
-                $"'{fileName} {string.Join(' ', startInfo.ArgumentList)}' did not finish within {timeout.TotalSeconds:0.#} s."));
-        }
-    }
+                process.StandardInput.Close();
+                await process.WaitForExitAsync(cts.Token);
+                return (process.ExitCode, await stdout, await stderr, sw.Elapsed);
+            }
+            catch (OperationCanceledException)
+            {
+                try
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Already gone.
+                }
+
+                ct.ThrowIfCancellationRequested();
+                throw new TimeoutException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"'{fileName} {string.Join(' ', startInfo.ArgumentList)}' did not finish within {timeout.TotalSeconds:0.#} s."));
+            }
+        }, CancellationToken.None);
 
     /// <summary>Full path of an executable on PATH, or null.</summary>
     public static string? FindOnPath(string name)

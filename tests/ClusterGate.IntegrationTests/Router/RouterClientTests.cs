@@ -75,7 +75,7 @@ public sealed class RouterClientTests(RedisClusterFixture fixture, SharedRouterG
         script.Append(CultureInfo.InvariantCulture, $"EXISTS {keys[0]} {keys[1]} {keys[2]}\n");
         script.Append("PING\n");
 
-        var (exitCode, stdout, stderr, elapsed) = await ToolProcess.RunAsync(
+        var (exitCode, stdout, stderr, elapsed) = await ProcessRunner.RunAsync(
             "redis-cli", ["-h", "127.0.0.1", "-p", gateway.Port.ToString(CultureInfo.InvariantCulture)], script.ToString(), TimeSpan.FromSeconds(60), cts.Token);
         output.WriteLine($"redis-cli exit {exitCode} in {elapsed.TotalMilliseconds:0} ms, stderr: {stderr}\n{stdout}");
         Assert.Equal(0, exitCode);
@@ -197,7 +197,7 @@ public sealed class RouterClientTests(RedisClusterFixture fixture, SharedRouterG
     {
         using var cts = new CancellationTokenSource(TestBound);
         var gateway = await shared.GetAsync(fixture.Cluster, output, cts.Token);
-        var (exitCode, stdout, stderr, elapsed) = await ToolProcess.RunAsync(
+        var (exitCode, stdout, stderr, elapsed) = await ProcessRunner.RunAsync(
             "redis-benchmark",
             ["-h", "127.0.0.1", "-p", gateway.Port.ToString(CultureInfo.InvariantCulture), "-r", "1000000", "-c", "50", "-P", "16", "-t", "set,get,incr,lpush,mset", "-n", "20000", "-q"],
             null,

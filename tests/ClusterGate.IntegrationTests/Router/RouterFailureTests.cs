@@ -103,7 +103,7 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
         var writers = Enumerable.Range(0, clientCount).Select(c => Task.Run(() => WriterAsync(c), CancellationToken.None)).ToList();
         await RedisCluster.WaitUntilAsync(_ => Task.FromResult(acks.Count > 3000 || !errors.IsEmpty || !disconnects.IsEmpty), TimeSpan.FromSeconds(30), "3000 acknowledged writes before the reshard", ct: cts.Token);
 
-        var (exitCode, stdout, stderr, elapsed) = await ToolProcess.RunAsync(
+        var (exitCode, stdout, stderr, elapsed) = await ProcessRunner.RunAsync(
             "redis-cli",
             ["--cluster", "reshard", $"127.0.0.1:{source}", "--cluster-from", cluster.Node(source).Id, "--cluster-to", cluster.Node(target).Id, "--cluster-slots", "500", "--cluster-yes"],
             null,

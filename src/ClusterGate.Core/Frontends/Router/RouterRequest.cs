@@ -13,22 +13,19 @@ internal sealed class RouterRequest
     private byte[]? _buffer;
 
     public RouterRequest(ReadOnlySequence<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
+        : this(Copy(command), checked((int)command.Length), slot, readOnly, sessionId, sink)
     {
-        var length = checked((int)command.Length);
-        _buffer = PooledBytes.Take(length);
-        command.CopyTo(_buffer);
-        Length = length;
-        Slot = slot;
-        ReadOnly = readOnly;
-        SessionId = sessionId;
-        Sink = sink;
     }
 
     public RouterRequest(ReadOnlySpan<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
+        : this(Copy(command), command.Length, slot, readOnly, sessionId, sink)
     {
-        _buffer = PooledBytes.Take(command.Length);
-        command.CopyTo(_buffer);
-        Length = command.Length;
+    }
+
+    private RouterRequest(byte[] buffer, int length, int slot, bool readOnly, long sessionId, IReplySink sink)
+    {
+        _buffer = buffer;
+        Length = length;
         Slot = slot;
         ReadOnly = readOnly;
         SessionId = sessionId;
@@ -63,6 +60,20 @@ internal sealed class RouterRequest
 
     /// <summary>The last error that made it wait, returned if the hold time runs out.</summary>
     public byte[]? LastError { get; set; }
+
+    private static byte[] Copy(in ReadOnlySequence<byte> command)
+    {
+        var buffer = PooledBytes.Take(checked((int)command.Length));
+        command.CopyTo(buffer);
+        return buffer;
+    }
+
+    private static byte[] Copy(ReadOnlySpan<byte> command)
+    {
+        var buffer = PooledBytes.Take(command.Length);
+        command.CopyTo(buffer);
+        return buffer;
+    }
 
     public void Release()
     {
