@@ -45,11 +45,17 @@ internal sealed class MuxConnection
 
     public bool IsDead => Volatile.Read(ref _dead);
 
-    public async Task ConnectAsync(BackendConnector connector, RouterOptions options, CancellationToken cancellationToken)
+    /// <param name="confirm">When set, the connection is opened only if it answers true (queued commands wait meanwhile).</param>
+    public async Task ConnectAsync(BackendConnector connector, RouterOptions options, Func<CancellationToken, Task<bool>>? confirm, CancellationToken cancellationToken)
     {
         List<RouterRequest> queued;
         try
         {
+            if (confirm is not null && !await confirm(cancellationToken))
+            {
+                throw new IOException($"{Node.Connect} is down in the topology refreshed after its connection was lost");
+            }
+
             var connection = await connector.ConnectAsync(Node.Id, Node.Connect, options.ConnectTimeout, cancellationToken);
             if (options.Password is { } password)
             {

@@ -190,7 +190,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         }
     }
 
-    private MuxConnection GetConnectionLocked(NodeState master, long sessionId, out MuxConnection?[] pool)
+    private MuxConnection GetConnectionLocked(NodeState master, long sessionId, out MuxConnection?[] pool, bool afterLoss = false)
     {
         if (!_pool.TryGetValue(master.Id, out var connections) || connections.Length != _options.ConnectionsPerMaster)
         {
@@ -204,11 +204,21 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         {
             connection = new MuxConnection(this, master, sessionId);
             Volatile.Write(ref connections[index], connection);
-            _ = connection.ConnectAsync(_connector, _options, _stopping.Token);
+            _ = connection.ConnectAsync(_connector, _options, afterLoss ? ct => NodeUpInNextSnapshotAsync(master.Id, ct) : null, _stopping.Token);
         }
 
         pool = connections;
         return connection;
+    }
+
+    /// <summary>
+    /// A node whose connection was just lost may be a process going away whose listening socket still
+    /// accepts for a moment: reconnect only once a refresh (requested at the loss) still shows it up.
+    /// </summary>
+    private async Task<bool> NodeUpInNextSnapshotAsync(string nodeId, CancellationToken cancellationToken)
+    {
+        var snapshot = await _monitor.NextSnapshotAsync(cancellationToken);
+        return snapshot.NodeById(nodeId) is { IsDown: false };
     }
 
     private void Remove(MuxConnection connection)
@@ -382,7 +392,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
                 else
                 {
                     var node = _monitor.Current.NodeById(connection.Node.Id) ?? connection.Node;
-                    replacement = GetConnectionLocked(node, connection.PoolKey, out _);
+                    replacement = GetConnectionLocked(node, connection.PoolKey, out _, afterLoss: true);
                     foreach (var request in unsent)
                     {
                         if (!replacement.TryEnqueue(request))
