@@ -3,16 +3,23 @@
 # TCP relay started by this script), and through a ClusterGate shard port.
 #
 #   tools/bench-shard.sh --master HOST:PORT [--gateway HOST:PORT] [--gateway-pid PID]
-#                        [--rounds 3] [--requests 200000] [--clients 50] [--keyspace 100000]
+#                        [--rounds 3] [--requests 200000] [--pipelined-requests N] [--clients 50] [--keyspace 100000]
 #                        [--pipelines "1 16"] [--nbthread 2] [--haproxy-port PORT] [--out FILE.csv]
+#                        [--warmup 200000]
 #
-# Each round runs, interleaved, for every target (direct, haproxy, gateway) and every pipeline depth:
+# Each round runs, interleaved (the order of the targets turns each round), for every target (direct, haproxy, gateway) and every pipeline depth:
 #   redis-benchmark -h H -p P -c 50 -n N -P p -r 100000 --csv SET "{TAG}:__rand_int__" xxx   (then GET)
+# N is --requests at -P 1 and --pipelined-requests (default 5 x --requests) deeper, so pipelined runs last
+# long enough (a run well under a second reports ops/s in coarse steps).
 # redis-benchmark's own -t set,get keys (key:__rand_int__) would hash to every master and get -MOVED,
 # so the keys carry a hash tag TAG chosen (with CLUSTER KEYSLOT) inside the master's slots.
 # A run that gets an error reply stops (redis-benchmark exits on the first error) and is reported.
 # CPU: utime+stime of the haproxy process and of --gateway-pid from /proc/PID/stat around each run,
 # as microseconds per command. All processes (redis-benchmark, proxies, redis) share this machine's cores.
+# Before round 1 the gateway gets --warmup requests per test and pipeline (5x for -P > 1), not recorded:
+# .NET compiles hot code again with profile data during the first seconds of load (tiered JIT), which a
+# long-running gateway has long finished; measured here, a fresh gateway needs about 2 M pipelined requests
+# before its CPU per command settles. HAProxy has no JIT; it is not warmed.
 # CSV columns: round,target,test,pipeline,ops,p50,p99,cpu_us_per_cmd (ops/s, latencies in ms).
 set -euo pipefail
 
@@ -20,8 +27,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
 readonly TEMPLATE="$SCRIPT_DIR/haproxy/bench-master.cfg.tmpl"
 
-master="" gateway="" gateway_pid="" rounds=3 requests=200000 clients=50 keyspace=100000
-pipelines="1 16" nbthread=2 haproxy_port="" out=""
+master="" gateway="" gateway_pid="" rounds=3 requests=200000 pipelined_requests="" clients=50 keyspace=100000
+pipelines="1 16" nbthread=2 haproxy_port="" out="" warmup=200000
 
 die() {
   echo "bench-shard: $*" >&2
@@ -43,21 +50,25 @@ while (($# > 0)); do
     --gateway-pid) gateway_pid="${2:?}"; shift 2 ;;
     --rounds) rounds="${2:?}"; shift 2 ;;
     --requests) requests="${2:?}"; shift 2 ;;
+    --pipelined-requests) pipelined_requests="${2:?}"; shift 2 ;;
     --clients) clients="${2:?}"; shift 2 ;;
     --keyspace) keyspace="${2:?}"; shift 2 ;;
     --pipelines) pipelines="${2:?}"; shift 2 ;;
     --nbthread) nbthread="${2:?}"; shift 2 ;;
     --haproxy-port) haproxy_port="${2:?}"; shift 2 ;;
     --out) out="${2:?}"; shift 2 ;;
+    --warmup) warmup="${2:?}"; shift 2 ;;
     -h | --help) usage 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
 
 [[ -n "$master" ]] || die "--master HOST:PORT is required"
-for n in "$rounds" "$requests" "$clients" "$keyspace" "$nbthread"; do
+pipelined_requests="${pipelined_requests:-$((requests * 5))}"
+for n in "$rounds" "$requests" "$pipelined_requests" "$clients" "$keyspace" "$nbthread"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "expected a positive number, got '$n'"
 done
+[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup: expected a number, got '$warmup'"
 if [[ -n "$gateway_pid" ]]; then
   [[ -r "/proc/$gateway_pid/stat" ]] || die "--gateway-pid $gateway_pid: no such process"
   [[ -n "$gateway" ]] || die "--gateway-pid needs --gateway"
@@ -135,15 +146,33 @@ for t in "${targets[@]}"; do
 done
 
 echo "master $master (slots ${slots//$'\n'/ }), key \"$key\", haproxy $haproxy_addr pid $haproxy_pid (nbthread $nbthread)${gateway:+, gateway $gateway pid ${gateway_pid:-?}}"
-echo "redis-benchmark -c $clients -n $requests -r $keyspace, pipelines: $pipelines, rounds: $rounds; csv: $out"
+echo "redis-benchmark -c $clients -n $requests (-P > 1: $pipelined_requests) -r $keyspace, pipelines: $pipelines, rounds: $rounds; csv: $out"
 echo "round,target,test,pipeline,ops,p50,p99,cpu_us_per_cmd" >"$out"
+
+if [[ -n "$gateway" ]] && ((warmup > 0)); then
+  echo "warm-up: the gateway gets $warmup requests per test at -P 1 and $((warmup * 5)) at deeper pipelines (not recorded)"
+  for p in $pipelines; do
+    n=$warmup
+    ((p > 1)) && n=$((warmup * 5))
+    for cmd in "SET $key xxx" "GET $key"; do
+      # shellcheck disable=SC2086 # the command's words
+      redis-benchmark -h "$(host_of "$gateway")" -p "$(port_of "$gateway")" -c "$clients" -n "$n" -P "$p" -r "$keyspace" \
+        --csv $cmd >/dev/null 2>"$work_dir/stderr" || die "warm-up through the gateway failed: $(head -3 "$work_dir/stderr")"
+    done
+  done
+fi
 errors=0
 
 for ((round = 1; round <= rounds; round++)); do
   echo
-  echo "== round $round/$rounds"
+  # The order of the targets turns by one each round, so none always runs first (or right after another).
+  order=()
+  for ((i = 0; i < ${#targets[@]}; i++)); do
+    order+=("${targets[$(((i + round - 1) % ${#targets[@]}))]}")
+  done
+  echo "== round $round/$rounds (order: $(for t in "${order[@]}"; do printf '%s ' "${t%% *}"; done))"
   printf '%-8s %-4s %3s %12s %8s %8s %12s\n' target test P ops/s p50_ms p99_ms cpu_us/cmd
-  for t in "${targets[@]}"; do
+  for t in "${order[@]}"; do
     read -r name addr pid <<<"$t"
     for p in $pipelines; do
       for test in set get; do
@@ -151,12 +180,14 @@ for ((round = 1; round <= rounds; round++)); do
         before=""
         [[ "$pid" != "-" ]] && before="$(cpu_ticks "$pid")"
         rc=0
-        result="$(redis-benchmark -h "$(host_of "$addr")" -p "$(port_of "$addr")" -c "$clients" -n "$requests" \
+        n=$requests
+        ((p > 1)) && n=$pipelined_requests
+        result="$(redis-benchmark -h "$(host_of "$addr")" -p "$(port_of "$addr")" -c "$clients" -n "$n" \
           -P "$p" -r "$keyspace" --csv "${cmd[@]}" 2>"$work_dir/stderr")" || rc=$?
         cpu=""
         if [[ "$pid" != "-" ]]; then
           after="$(cpu_ticks "$pid")" || die "$name process $pid is gone"
-          cpu="$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$requests" 'BEGIN { printf "%.2f", d * 1000000 / hz / n }')"
+          cpu="$(awk -v d=$((after - before)) -v hz="$clk_tck" -v n="$n" 'BEGIN { printf "%.2f", d * 1000000 / hz / n }')"
         fi
         err="$({ grep -v '^WARNING' "$work_dir/stderr" || true; } | head -3 | tr '\n' ' ')"
         line="$({ grep -v '^"test"' <<<"$result" || true; } | tail -1 | tr -d '"')"
