@@ -421,6 +421,66 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
     }
 
     /// <summary>A private cluster and a router in front of it.</summary>
+    [Fact]
+    public async Task Scan_MasterOfTheScannedGroupCrashesMidScan_ScanGoesOnAtThePromotedReplicaAndFindsEveryKey()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        await using var setup = await Setup.StartAsync(output, null, null, cts.Token);
+        var (gateway, cluster) = (setup.Gateway, setup.Cluster);
+        await using var client = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+        var keys = Enumerable.Range(0, 3000).Select(i => string.Create(CultureInfo.InvariantCulture, $"scanfo:{i}")).ToList();
+        foreach (var chunk in keys.Chunk(100))
+        {
+            var set = await client.CallAsync(ReplyBound, cts.Token, ["MSET", .. chunk.SelectMany(k => new[] { k, k })]);
+            Assert.True(set.IsOk, $"MSET answered {set}");
+        }
+
+        var crashedGroup = gateway.GroupOfSlot(0);
+        var master = gateway.MasterPortOfGroup(crashedGroup);
+
+        // Every key is on the replica before its master dies (WAIT answers how many replicas acknowledged).
+        Assert.Contains("1", await cluster.CliAsync(master, ["WAIT", "1", "5000"], cts.Token), StringComparison.Ordinal);
+
+        var seen = new List<string>();
+        var errors = new List<string>();
+        var cursor = "0";
+        var calls = 0;
+        var crashed = false;
+        do
+        {
+            var page = await client.CallAsync(HeldReplyBound, cts.Token, "SCAN", cursor, "MATCH", "scanfo:*", "COUNT", "20");
+            if (page.Items is not { Count: 2 })
+            {
+                // An error answers this page only; the same cursor may be asked again.
+                errors.Add($"SCAN {cursor}: {page}");
+                Assert.True(errors.Count < 5, "SCAN kept failing: " + string.Join("; ", errors));
+                continue;
+            }
+
+            cursor = page.Items[0].Text!;
+            seen.AddRange(page.Items[1].Items!.Select(i => i.Text!));
+            var value = ulong.Parse(cursor, CultureInfo.InvariantCulture);
+            if (!crashed && (int)(value & 1023) == crashedGroup && value >> 10 != 0)
+            {
+                // Half way through the crashed group's keys: its master dies under the scan.
+                setup.Log.WriteLine($"TEST: DEBUG SEGFAULT on master 127.0.0.1:{master} of group {crashedGroup}, scan cursor {cursor}, {seen.Count} keys so far");
+                await cluster.SegfaultAsync(master, cts.Token);
+                crashed = true;
+            }
+
+            Assert.True(++calls < 10_000, "SCAN did not finish");
+        }
+        while (cursor != "0");
+
+        var promotion = await cluster.WaitForPromotionAsync(master, PromotionBound, cts.Token);
+        output.WriteLine($"{calls} SCAN calls, {seen.Count} keys returned ({seen.Distinct().Count()} distinct), errors: {string.Join("; ", errors)}; promoted 127.0.0.1:{promotion.Port}");
+        Assert.True(crashed, "the scan never stood inside the crashed group");
+        Assert.Empty(errors);
+        var missing = keys.Except(seen, StringComparer.Ordinal).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} keys never returned, e.g. {string.Join(", ", missing.Take(10))}");
+        Assert.False(await client.WaitForCloseAsync(TimeSpan.FromMilliseconds(200), cts.Token), "the gateway closed the client's socket");
+    }
+
     private sealed class Setup : IAsyncDisposable
     {
         private Setup(RedisCluster cluster, TestOutputLoggerProvider log, RouterGateway gateway)

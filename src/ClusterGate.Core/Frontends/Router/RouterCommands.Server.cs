@@ -64,10 +64,15 @@ internal static partial class RouterCommands
             return;
         }
 
+        var snapshot = session.Context.Dispatcher.Monitor.Current;
         var gather = new GatherSink(slot, nodes.Count, combine);
         for (var i = 0; i < nodes.Count; i++)
         {
-            var request = new RouterRequest(command(i), -1, readOnly, session.Id, gather.Part(i)) { TargetNodeId = nodes[i].Id };
+            var request = new RouterRequest(command(i), -1, readOnly, session.Id, gather.Part(i))
+            {
+                TargetNodeId = nodes[i].Id,
+                TargetGroupId = snapshot.GroupByNodeId(nodes[i].Id)?.Id,
+            };
             session.Touch(session.Context.Dispatcher.Route(request));
         }
     }
@@ -197,26 +202,60 @@ internal static partial class RouterCommands
     }
 
     /// <summary>
-    /// SCAN over every master in turn. The cursor carries the master's place (low 10 bits) and that
-    /// master's own cursor (the rest), so a full scan returns each key once while the topology is stable.
+    /// SCAN over every shard group in turn, in group id order. The cursor carries the group's id (low 10
+    /// bits), a 20-bit tag of the node that gave the page and that node's own cursor (the rest, below 2^63
+    /// so clients that read the cursor as a signed 64-bit number work). Redis seeds its hash tables per
+    /// process, so a cursor means nothing on another node: when the group's master is no longer the node
+    /// that gave the page (a failover), the group is scanned again from 0 on its new master (held, like any
+    /// command, while the group has none). A full scan returns every key once while the topology is stable,
+    /// and every key that exists throughout at least once across a failover.
     /// </summary>
     private static void Scan(RouterSession session, RespRequest request, ReplySlot slot)
     {
-        const int MasterBits = 10;
-        var masters = Masters(session);
-        masters.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        const int GroupBits = 10;
+        const int TagBits = 20;
+        const ulong GroupMask = (1UL << GroupBits) - 1;
+        const ulong TagMask = (1UL << TagBits) - 1;
+        const ulong MaxNodeCursor = (1UL << (63 - GroupBits - TagBits)) - 1;
         if (!ulong.TryParse(request.ArgumentToString(1), NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
         {
             slot.SetReply(Error("ERR invalid cursor"));
             return;
         }
 
-        var index = (int)(cursor & ((1UL << MasterBits) - 1));
-        var nodeCursor = cursor >> MasterBits;
-        if (masters.Count == 0 || index >= masters.Count)
+        var groups = session.Context.Dispatcher.Monitor.Current.Groups
+            .Where(g => !g.Slots.IsDefaultOrEmpty)
+            .OrderBy(g => g.Id)
+            .ToList();
+        if (groups.Count == 0 || groups[^1].Id > (int)GroupMask)
         {
-            slot.SetReply(masters.Count == 0 ? Error("CLUSTERDOWN no master is reachable (ClusterGate)") : Error("ERR invalid cursor"));
+            slot.SetReply(groups.Count == 0
+                ? Error("CLUSTERDOWN no master is reachable (ClusterGate)")
+                : Error("ERR the cluster has shard group ids above what a SCAN cursor of the router can carry (ClusterGate)"));
             return;
+        }
+
+        var groupId = (int)(cursor & GroupMask);
+        var tag = (cursor >> GroupBits) & TagMask;
+        var nodeCursor = cursor >> (GroupBits + TagBits);
+        var index = groups.FindIndex(g => g.Id >= groupId);
+        if (index < 0)
+        {
+            slot.SetReply(Write(RespValue.Array(RespValue.Bulk("0"), RespValue.Array())));
+            return;
+        }
+
+        var group = groups[index];
+        if ((group.RoutableMaster ?? group.Master) is not { } master)
+        {
+            slot.SetReply(Error($"CLUSTERDOWN shard group {group.Id} has no master (ClusterGate)"));
+            return;
+        }
+
+        if (group.Id != groupId || NodeTag(master.Id) != tag)
+        {
+            // Another group (the cursor's was retired) or another master (failover): start it from 0.
+            nodeCursor = 0;
         }
 
         var writer = new ArrayBufferWriter<byte>();
@@ -228,8 +267,11 @@ internal static partial class RouterCommands
             RespWriter.WriteBulkString(writer, request.Argument(i));
         }
 
-        var count = masters.Count;
-        FanOut(session, slot, [masters[index]], _ => new ReadOnlySequence<byte>(writer.WrittenMemory), parts =>
+        // The page's cursor is tagged with the node asked. Had it died, the group's new master answers
+        // instead; its cursor then carries the old tag, so the next page starts the group again there.
+        var pageTag = ((ulong)NodeTag(master.Id) << GroupBits) | (uint)group.Id;
+        var nextGroupId = index + 1 < groups.Count ? (ulong)groups[index + 1].Id : 0;
+        FanOut(session, slot, [master], _ => new ReadOnlySequence<byte>(writer.WrittenMemory), parts =>
         {
             var values = Values(parts, out var error);
             if (error is not null)
@@ -238,8 +280,18 @@ internal static partial class RouterCommands
             }
 
             var next = ulong.Parse(values[0].Items[0].AsString(), CultureInfo.InvariantCulture);
-            ulong combined = next != 0 ? (next << MasterBits) | (uint)index : index + 1 < count ? (ulong)(index + 1) : 0;
+            if (next > MaxNodeCursor)
+            {
+                return Error("ERR a master's SCAN cursor is too large for the router's cursor (ClusterGate)");
+            }
+
+            var combined = next != 0 ? (next << (GroupBits + TagBits)) | pageTag : nextGroupId;
             return Write(RespValue.Array(RespValue.Bulk(combined.ToString(CultureInfo.InvariantCulture)), values[0].Items[1]));
         }, readOnly: true);
+
+        static ulong NodeTag(string nodeId) =>
+            nodeId.Length >= 5 && ulong.TryParse(nodeId.AsSpan(0, 5), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value)
+                ? value & TagMask
+                : (ulong)(uint)StringComparer.Ordinal.GetHashCode(nodeId) & TagMask;
     }
 }

@@ -262,15 +262,13 @@ internal static partial class RouterCommands
     internal static string ClientInfoLine(RouterSession session) =>
         $"id={session.Id} addr={session.RemoteEndPoint} name={session.ClientName ?? string.Empty} age={(long)(DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds} db=0 resp=2 lib-name=ClusterGate";
 
+    /// <summary>
+    /// A keyless command: no node is named, so the dispatcher picks a live master when it routes it (the
+    /// same one for a session while the topology stands), also when it waits for a master and is routed again.
+    /// </summary>
     private static void SendToAnyMaster(RouterSession session, in ReadOnlySequence<byte> command, bool readOnly, IReplySink sink)
     {
-        var masters = session.Context.Dispatcher.Masters();
         var request = new RouterRequest(command, -1, readOnly, session.Id, sink);
-        if (masters.Count > 0)
-        {
-            request.TargetNodeId = masters[(int)(session.Id % masters.Count)].Id;
-        }
-
         session.Touch(session.Context.Dispatcher.Route(request));
     }
 

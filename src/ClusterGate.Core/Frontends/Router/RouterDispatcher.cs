@@ -81,6 +81,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
                 // The named node is gone or no longer a master: its group's current master takes its
                 // place (a fan-out part stays per group), else the slot table decides.
                 master = snapshot.GroupByNodeId(target)?.RoutableMaster
+                    ?? (request.TargetGroupId is { } groupId ? snapshot.GroupById(groupId)?.RoutableMaster : null)
                     ?? (request.Slot >= 0 ? snapshot.GroupForSlot(request.Slot)?.RoutableMaster : null);
                 if (master is not null || request.Slot >= 0)
                 {

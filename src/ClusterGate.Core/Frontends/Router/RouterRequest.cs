@@ -48,6 +48,13 @@ internal sealed class RouterRequest
     /// <summary>A node chosen for this command regardless of the slot table (MOVED target, fan-out).</summary>
     public string? TargetNodeId { get; set; }
 
+    /// <summary>
+    /// The shard group of <see cref="TargetNodeId"/> when the command was made (fan-out parts): when that
+    /// node has left the topology (a crashed master is in no group until it rejoins), the group's current
+    /// master takes its place.
+    /// </summary>
+    public int? TargetGroupId { get; set; }
+
     /// <summary>Send <c>ASKING</c> right before the command (ASK redirect).</summary>
     public bool Asking { get; set; }
 
