@@ -289,9 +289,10 @@ internal static partial class RouterCommands
             return Write(RespValue.Array(RespValue.Bulk(combined.ToString(CultureInfo.InvariantCulture)), values[0].Items[1]));
         }, readOnly: true);
 
+        // Node ids are 40 hex digits: the first five are the tag (the same in every gateway instance).
         static ulong NodeTag(string nodeId) =>
             nodeId.Length >= 5 && ulong.TryParse(nodeId.AsSpan(0, 5), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value)
-                ? value & TagMask
-                : (ulong)(uint)StringComparer.Ordinal.GetHashCode(nodeId) & TagMask;
+                ? value
+                : 0;
     }
 }
