@@ -319,7 +319,8 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
             // The same connection still serves the other groups.
             sw.Restart();
             Assert.True((await client.CallAsync(ReplyBound, cts.Token, "SET", $"{{{liveTags[0]}}}:same", "y")).IsOk);
-            Assert.True(sw.Elapsed < TimeSpan.FromMilliseconds(500), $"a live group's SET after the hold took {sw.ElapsedMilliseconds} ms");
+            // The prober's bound: below the hold time (a SET stuck behind the held group takes at least that).
+            Assert.True(sw.Elapsed < hold * 0.8, $"a live group's SET after the hold took {sw.ElapsedMilliseconds} ms");
         }
 
         // A split command touching the dead group fails after the hold; its live part ran.
