@@ -7,7 +7,8 @@
 #                        [--pipelines "1 16"] [--nbthread 2] [--haproxy-port PORT] [--out FILE.csv]
 #                        [--warmup 200000]
 #
-# Each round runs, interleaved (the order of the targets turns each round), for every target (direct, haproxy, gateway) and every pipeline depth:
+# Each round runs, interleaved (the order of the targets turns each round), for every target
+# (direct, haproxy, gateway) and every pipeline depth:
 #   redis-benchmark -h H -p P -c 50 -n N -P p -r 100000 --csv SET "{TAG}:__rand_int__" xxx   (then GET)
 # N is --requests at -P 1 and --pipelined-requests (default 5 x --requests) deeper, so pipelined runs last
 # long enough (a run well under a second reports ops/s in coarse steps).
@@ -39,7 +40,7 @@ die() {
 source "$(dirname "${BASH_SOURCE[0]}")/bench/common.sh"
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'
   exit "${1:-1}"
 }
 
