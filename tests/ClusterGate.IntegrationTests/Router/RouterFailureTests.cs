@@ -482,6 +482,54 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
         Assert.False(await client.WaitForCloseAsync(TimeSpan.FromMilliseconds(200), cts.Token), "the gateway closed the client's socket");
     }
 
+    [Fact]
+    public async Task Keyless_ItsMasterCrashes_AnotherMasterAnswersWellWithinTheHoldTime()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        await using var setup = await Setup.StartAsync(output, null, null, cts.Token);
+        var (gateway, cluster) = (setup.Gateway, setup.Cluster);
+
+        // Keyless commands go to one master per session: with one client per group, one of them uses the crashed one.
+        var clients = new List<RespClient>();
+        try
+        {
+            foreach (var _ in gateway.MasterPorts)
+            {
+                var client = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+                clients.Add(client);
+                var time = await client.CallAsync(ReplyBound, cts.Token, "TIME");
+                Assert.True(time.Items is { Count: 2 }, $"TIME answered {time}");
+            }
+
+            var master = gateway.MasterPortOfGroup(gateway.GroupOfSlot(0));
+            setup.Log.WriteLine($"TEST: DEBUG SEGFAULT on master 127.0.0.1:{master}");
+            await cluster.SegfaultAsync(master, cts.Token);
+
+            // Sent at once, while the crashed master may still hold its socket open (it writes its crash report).
+            var answers = await Task.WhenAll(clients.Select(async client =>
+            {
+                var sw = Stopwatch.StartNew();
+                var reply = await client.CallAsync(HeldReplyBound, cts.Token, "TIME");
+                return (Reply: reply, sw.Elapsed);
+            }));
+            foreach (var (reply, elapsed) in answers)
+            {
+                output.WriteLine($"TIME after the crash: {reply} in {elapsed.TotalMilliseconds:0} ms");
+            }
+
+            // Before: the one aimed at the crashed master waited the whole hold time (20 s) and got CLUSTERDOWN.
+            Assert.All(answers, a => Assert.True(a.Reply.Items is { Count: 2 }, $"TIME answered {a.Reply}"));
+            Assert.All(answers, a => Assert.True(a.Elapsed < TimeSpan.FromSeconds(10), $"TIME took {a.Elapsed.TotalMilliseconds:0} ms"));
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
     private sealed class Setup : IAsyncDisposable
     {
         private Setup(RedisCluster cluster, TestOutputLoggerProvider log, RouterGateway gateway)
