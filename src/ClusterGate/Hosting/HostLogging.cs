@@ -18,7 +18,13 @@ internal static class HostLogging
             // Kestrel's per-request lines are noise for an admin port; keep its warnings.
             .MinimumLevel.Override("Microsoft", (LogEventLevel)Math.Max((int)minimum, (int)LogEventLevel.Warning))
             .Enrich.With<ShortSourceContext>()
-            .WriteTo.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+            // Relay code logs on the socket event threads (a backend lost, a session moved), which must
+            // never block: the console is written by a background worker. When its buffer is full, events
+            // are dropped rather than stalling the relay; disposing the logger factory flushes the rest.
+            .WriteTo.Async(
+                sink => sink.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture),
+                bufferSize: 10_000,
+                blockWhenFull: false)
             .CreateLogger();
         return new SerilogLoggerFactory(logger, dispose: true);
     }
