@@ -421,7 +421,6 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>A private cluster and a router in front of it.</summary>
     [Fact]
     public async Task Scan_MasterOfTheScannedGroupCrashesMidScan_ScanGoesOnAtThePromotedReplicaAndFindsEveryKey()
     {
@@ -530,6 +529,7 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A private cluster and a router in front of it.</summary>
     private sealed class Setup : IAsyncDisposable
     {
         private Setup(RedisCluster cluster, TestOutputLoggerProvider log, RouterGateway gateway)
