@@ -28,9 +28,16 @@ internal static class LogEvents
     public const int CommandTableFailed = 212;
     public const int SessionFailed = 213;
 
+    // Transport and admission: 400-499
+    public const int AcceptFailed = 400;
+    public const int AcceptRecovered = 401;
+    public const int ClientRefused = 402;
+    public const int ClientOutputLimit = 403;
+
     // Router: 300-399
     public const int RouterConnectionLost = 300;
     public const int RouterListening = 301;
     public const int RouterSessionFailed = 302;
     public const int RouterProtocolError = 303;
+    public const int RouterConnectionStalled = 304;
 }

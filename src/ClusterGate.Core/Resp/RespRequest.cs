@@ -16,12 +16,38 @@ public sealed class RespRequest : IDisposable
     private int[] _lengths = [];
     private SequencePosition[] _starts = [];
     private byte[] _inline = [];
+    private byte[] _encoded = [];
+    private int _encodedLength = -1;
 
     /// <summary>Arguments found so far (all of them once Complete).</summary>
     public int Count { get; private set; }
 
     /// <summary>The original bytes of the whole request, to forward unchanged.</summary>
     public ReadOnlySequence<byte> Frame { get; private set; }
+
+    /// <summary>
+    /// The request as a RESP array of bulk strings, what the gateway sends on: <see cref="Frame"/> itself, or for an
+    /// inline command its arguments as the gateway split them. Redis reads an inline line with C string functions
+    /// (a NUL byte hides the line feed behind it), so forwarding the line itself could make Redis read something
+    /// else than the gateway did, or wait for more forever. Valid until the next parse.
+    /// </summary>
+    public ReadOnlySequence<byte> ArrayFrame
+    {
+        get
+        {
+            if (!IsInline)
+            {
+                return Frame;
+            }
+
+            if (_encodedLength < 0)
+            {
+                EncodeInline();
+            }
+
+            return new ReadOnlySequence<byte>(_encoded, 0, _encodedLength);
+        }
+    }
 
     /// <summary>True for an inline command (a text line), false for a RESP array of bulk strings.</summary>
     public bool IsInline { get; private set; }
@@ -109,6 +135,8 @@ public sealed class RespRequest : IDisposable
         Return(ref _lengths);
         Return(ref _starts);
         Return(ref _inline);
+        Return(ref _encoded);
+        _encodedLength = -1;
         Count = 0;
         Frame = default;
         InProgress = false;
@@ -116,6 +144,7 @@ public sealed class RespRequest : IDisposable
 
     internal void Begin(bool isInline)
     {
+        _encodedLength = -1;
         Count = 0;
         Frame = default;
         IsInline = isInline;
@@ -170,6 +199,44 @@ public sealed class RespRequest : IDisposable
             position = frame.GetPosition(_offsets[i] - previous, position);
             previous = _offsets[i];
             _starts[i] = position;
+        }
+    }
+
+    private void EncodeInline()
+    {
+        // "*N\r\n" then "$len\r\n" + payload + "\r\n" per argument: 13 bytes of framing per argument at most.
+        var needed = 16;
+        for (var i = 0; i < Count; i++)
+        {
+            needed += _lengths[i] + 16;
+        }
+
+        if (_encoded.Length < needed)
+        {
+            Return(ref _encoded);
+            _encoded = ArrayPool<byte>.Shared.Rent(Math.Max(256, needed));
+        }
+
+        var output = _encoded.AsSpan();
+        var written = WriteHeader(output, (byte)'*', Count);
+        for (var i = 0; i < Count; i++)
+        {
+            written += WriteHeader(output[written..], (byte)'$', _lengths[i]);
+            _inline.AsSpan((int)_offsets[i], _lengths[i]).CopyTo(output[written..]);
+            written += _lengths[i];
+            output[written++] = (byte)'\r';
+            output[written++] = (byte)'\n';
+        }
+
+        _encodedLength = written;
+
+        static int WriteHeader(Span<byte> output, byte type, int value)
+        {
+            output[0] = type;
+            _ = System.Buffers.Text.Utf8Formatter.TryFormat(value, output[1..], out var digits);
+            output[1 + digits] = (byte)'\r';
+            output[2 + digits] = (byte)'\n';
+            return digits + 3;
         }
     }
 

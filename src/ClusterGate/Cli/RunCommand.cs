@@ -20,13 +20,18 @@ internal static class RunCommand
         var routerPort = new Option<string?>("--router-port") { Description = "Router port for clients with no cluster support (slot routing, redirects handled inside); 0 = off (default)." };
         var ioThreads = new Option<string?>("--io-threads") { Description = "Socket event threads that run all relay work; 0 = half the cores, at least 1 (default 0)." };
         var holdTimeout = new Option<string?>("--hold-timeout") { Description = "How long commands wait for a group without a master, e.g. 20s, 500ms (default 20s)." };
+        var maxClients = new Option<string?>("--maxclients") { Description = "Most clients on the shard ports together; past it: -ERR max number of clients reached (default 10000, fewer if file descriptors run short)." };
+        var routerMaxClients = new Option<string?>("--router-maxclients") { Description = "Most clients on the router port (default 10000, fewer if file descriptors run short)." };
+        var replyTimeout = new Option<string?>("--router-reply-timeout") { Description = "A shared router connection with commands out and no reply for this long is closed; their outcome is unknown (default 10s)." };
+        var outputLimit = new Option<string?>("--client-output-limit") { Description = "Replies held for a router client that does not read, as Redis's client-output-buffer-limit: HARD SOFT SECONDS (default \"256mb 64mb 10\")." };
         var user = CommonOptions.User();
         var password = CommonOptions.Password();
         var config = new Option<string?>("--config") { Description = "JSON settings file (see clustergate.sample.json). Environment variables CLUSTERGATE__<Key> override it; options override both." };
         var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error, Fatal." };
         var command = new Command("run", "Run the gateway: one shard port per master-replica group, following failovers, and optionally a router port.")
         {
-            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, holdTimeout, user, password, config, logLevel,
+            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, holdTimeout, maxClients, routerMaxClients, replyTimeout, outputLimit,
+            user, password, config, logLevel,
         };
 
         command.SetAction(async (parse, _) =>
@@ -52,6 +57,10 @@ internal static class RunCommand
             Set(nameof(GatewayOptions.RouterPort), parse.GetValue(routerPort));
             Set(nameof(GatewayOptions.IoThreads), parse.GetValue(ioThreads));
             Set(nameof(GatewayOptions.HoldTimeout), parse.GetValue(holdTimeout));
+            Set(nameof(GatewayOptions.MaxClients), parse.GetValue(maxClients));
+            Set(nameof(GatewayOptions.RouterMaxClients), parse.GetValue(routerMaxClients));
+            Set(nameof(GatewayOptions.RouterReplyTimeout), parse.GetValue(replyTimeout));
+            Set(nameof(GatewayOptions.ClientOutputLimit), parse.GetValue(outputLimit));
             Set(nameof(GatewayOptions.User), parse.GetValue(user));
             Set(nameof(GatewayOptions.Password), parse.GetValue(password));
             Set(nameof(GatewayOptions.LogLevel), parse.GetValue(logLevel));

@@ -25,6 +25,10 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.RouterConnectionsPerMaster)] = null,
         [nameof(GatewayOptions.IoThreads)] = "--io-threads",
         [nameof(GatewayOptions.HoldTimeout)] = "--hold-timeout",
+        [nameof(GatewayOptions.MaxClients)] = "--maxclients",
+        [nameof(GatewayOptions.RouterMaxClients)] = "--router-maxclients",
+        [nameof(GatewayOptions.RouterReplyTimeout)] = "--router-reply-timeout",
+        [nameof(GatewayOptions.ClientOutputLimit)] = "--client-output-limit",
         [nameof(GatewayOptions.PortPins)] = null,
         [nameof(GatewayOptions.AddressMap)] = null,
         [nameof(GatewayOptions.User)] = "--user",
@@ -103,6 +107,10 @@ public static class GatewayConfiguration
         options.IoThreads = ReadInt(configuration, nameof(GatewayOptions.IoThreads), options.IoThreads, problems);
         options.RewriteRedirects = ReadBool(configuration, nameof(GatewayOptions.RewriteRedirects), options.RewriteRedirects, problems);
         options.HoldTimeout = ReadDuration(configuration, nameof(GatewayOptions.HoldTimeout), options.HoldTimeout, problems);
+        options.MaxClients = ReadInt(configuration, nameof(GatewayOptions.MaxClients), options.MaxClients, problems);
+        options.RouterMaxClients = ReadInt(configuration, nameof(GatewayOptions.RouterMaxClients), options.RouterMaxClients, problems);
+        options.RouterReplyTimeout = ReadDuration(configuration, nameof(GatewayOptions.RouterReplyTimeout), options.RouterReplyTimeout, problems);
+        options.ClientOutputLimit = configuration[nameof(GatewayOptions.ClientOutputLimit)] ?? options.ClientOutputLimit;
 
         foreach (var pin in OrderedChildren(configuration.GetSection(nameof(GatewayOptions.PortPins))))
         {

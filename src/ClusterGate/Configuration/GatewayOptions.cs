@@ -44,6 +44,18 @@ public sealed class GatewayOptions
 
     public TimeSpan HoldTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>Most clients on the shard ports together (Redis's <c>maxclients</c>); fewer when descriptors run short.</summary>
+    public int MaxClients { get; set; } = 10_000;
+
+    /// <summary>Most clients on the router port.</summary>
+    public int RouterMaxClients { get; set; } = 10_000;
+
+    /// <summary>Longest a shared router connection may go without a reply while commands are out.</summary>
+    public TimeSpan RouterReplyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Replies held for one router client that does not read: "HARD SOFT SECONDS" as Redis writes it.</summary>
+    public string ClientOutputLimit { get; set; } = ClusterGate.Core.Frontends.OutputBufferLimit.RouterDefault.ToString();
+
     public List<PortPinOptions> PortPins { get; } = [];
 
     /// <summary>Announced <c>host:port</c> → reachable <c>host:port</c> (NAT, containers).</summary>
@@ -98,6 +110,7 @@ public sealed class GatewayOptions
         Pins = [.. PortPins.Select(p => new ShardPortPin(p.Port, p.Slot))],
         RewriteRedirects = RewriteRedirects,
         HoldTimeout = HoldTimeout,
+        MaxClients = MaxClients,
         User = User,
         Password = Password,
     };
@@ -109,6 +122,9 @@ public sealed class GatewayOptions
         Port = RouterPort,
         ConnectionsPerMaster = RouterConnectionsPerMaster,
         HoldTimeout = HoldTimeout,
+        MaxClients = RouterMaxClients,
+        ReplyTimeout = RouterReplyTimeout,
+        ClientOutputLimit = ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(ClientOutputLimit, out var limit) ? limit : throw new InvalidOperationException("validate the options first"),
         User = User,
         Password = Password,
     };

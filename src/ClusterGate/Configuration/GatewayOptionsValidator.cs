@@ -72,6 +72,22 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         }
 
         Positive(nameof(options.HoldTimeout), options.HoldTimeout);
+        Positive(nameof(options.RouterReplyTimeout), options.RouterReplyTimeout);
+        if (options.MaxClients < 1)
+        {
+            Problem(nameof(options.MaxClients), $"{options.MaxClients} must be at least 1");
+        }
+
+        if (options.RouterMaxClients < 1)
+        {
+            Problem(nameof(options.RouterMaxClients), $"{options.RouterMaxClients} must be at least 1");
+        }
+
+        if (!ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(options.ClientOutputLimit, out _))
+        {
+            Problem(nameof(options.ClientOutputLimit), $"'{options.ClientOutputLimit}' is not HARD SOFT SECONDS, e.g. \"256mb 64mb 10\" (0 turns a bound off)");
+        }
+
         Positive("Topology:RefreshInterval", options.Topology.RefreshInterval);
         Positive("Topology:FastPollInterval", options.Topology.FastPollInterval);
         Positive("Topology:CommandTimeout", options.Topology.CommandTimeout);

@@ -5,6 +5,7 @@ using ClusterGate.Configuration;
 using ClusterGate.Core.Frontends.Router;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
+using ClusterGate.Core.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace ClusterGate.Hosting;
@@ -56,7 +57,9 @@ internal sealed partial class GatewayHost
             return 0;
         }
 
-        var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory);
+        // One budget for both frontends: they draw on the same descriptor limit.
+        var descriptors = new DescriptorBudget();
+        var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory, descriptors: descriptors);
         AdminServer? admin = null;
         RouterFrontend? router = null;
         try
@@ -73,7 +76,7 @@ internal sealed partial class GatewayHost
             LogShardTable(monitor.Current, shards.Bindings);
             if (_options.RouterPort > 0)
             {
-                router = new RouterFrontend(monitor, _options.ToRouterOptions(), _loggerFactory);
+                router = new RouterFrontend(monitor, _options.ToRouterOptions(), _loggerFactory, descriptors: descriptors);
                 try
                 {
                     await router.StartAsync(stopping);

@@ -31,6 +31,10 @@ internal sealed class MuxConnection
     private bool _flushing;
     private bool _dead;
 
+    // When a reply last arrived, or when commands were sent with none awaited before (TimeProvider timestamps).
+    private long _progressAt;
+    private volatile bool _stalled;
+
     public MuxConnection(RouterDispatcher dispatcher, NodeState node, long poolKey)
     {
         _dispatcher = dispatcher;
@@ -44,6 +48,28 @@ internal sealed class MuxConnection
     public long PoolKey { get; }
 
     public bool IsDead => Volatile.Read(ref _dead);
+
+    /// <summary>Closed by the gateway because no reply came within the reply timeout.</summary>
+    public bool Stalled => _stalled;
+
+    /// <summary>
+    /// Whether commands were sent and nothing came back for longer than <paramref name="timeout"/>: a command
+    /// that never gets its reply would otherwise hold every later reply on this connection for good.
+    /// </summary>
+    public bool IsStalled(TimeProvider time, TimeSpan timeout)
+    {
+        lock (_gate)
+        {
+            return _awaiting > 0 && !_dead && time.GetElapsedTime(_progressAt) > timeout;
+        }
+    }
+
+    /// <summary>Closes a stalled connection; its reader hands the commands in flight back to the dispatcher.</summary>
+    public void AbortStalled()
+    {
+        _stalled = true;
+        _connection?.Abort();
+    }
 
     /// <param name="confirm">When set, the connection is opened only if it answers true (queued commands wait meanwhile).</param>
     public async Task ConnectAsync(BackendConnector connector, RouterOptions options, Func<CancellationToken, Task<bool>>? confirm, CancellationToken cancellationToken)
@@ -151,6 +177,11 @@ internal sealed class MuxConnection
             }
 
             _dirty = false;
+            if (_awaiting == 0)
+            {
+                _progressAt = _dispatcher.Time.GetTimestamp();
+            }
+
             _awaiting += _unflushed;
             _unflushed = 0;
             try
@@ -255,6 +286,15 @@ internal sealed class MuxConnection
                         if (request is not null)
                         {
                             _dispatcher.OnReply(this, request, frame);
+                        }
+                    }
+
+                    if (!consumed.Equals(buffer.Start))
+                    {
+                        var now = _dispatcher.Time.GetTimestamp();
+                        lock (_gate)
+                        {
+                            _progressAt = now;
                         }
                     }
 

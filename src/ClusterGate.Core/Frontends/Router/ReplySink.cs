@@ -32,10 +32,13 @@ internal sealed class ReplySlot : IReplySink
 
     public ReadOnlySpan<byte> Reply => _buffer.AsSpan(0, _length);
 
+    public int Length => _length;
+
     public void Complete(RouterRequest request, in ReadOnlySequence<byte> reply)
     {
         // Next in the client's order and nobody writing: straight from the backend's buffer to the client.
-        if (!_session.TryWriteNow(this, reply))
+        // A client that left gets nothing; the reply is not even copied.
+        if (!_session.IsClosed && !_session.TryWriteNow(this, reply))
         {
             SetReply(reply);
         }
@@ -50,6 +53,7 @@ internal sealed class ReplySlot : IReplySink
         reply.CopyTo(_buffer);
         _length = length;
         _done = true;
+        _session.OnReplyBuffered(length);
         _session.OnReplyReady(this);
     }
 

@@ -20,28 +20,28 @@ internal static partial class RouterCommands
         switch (spec.Name)
         {
             case "dbsize":
-                FanOut(session, slot, Masters(session), _ => request.Frame, SumIntegers, readOnly: true);
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, SumIntegers, readOnly: true);
                 return true;
             case "keys":
-                FanOut(session, slot, Masters(session), _ => request.Frame, ConcatArrays, readOnly: true);
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ConcatArrays, readOnly: true);
                 return true;
             case "flushall" or "flushdb" or "script|flush" or "function|flush" or "function|delete":
-                FanOut(session, slot, Masters(session), _ => request.Frame, AllOk, readOnly: false);
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, AllOk, readOnly: false);
                 return true;
             case "script|load" or "function|load":
-                FanOut(session, slot, Masters(session), _ => request.Frame, FirstIfAllEqual, readOnly: false);
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, FirstIfAllEqual, readOnly: false);
                 return true;
             case "script|exists":
-                FanOut(session, slot, Masters(session), _ => request.Frame, AndIntegerArrays, readOnly: true);
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, AndIntegerArrays, readOnly: true);
                 return true;
             case "config|set":
-                FanOut(session, slot, AllNodes(session), _ => request.Frame, AllOk, readOnly: false);
+                FanOut(session, slot, AllNodes(session), _ => request.ArrayFrame, AllOk, readOnly: false);
                 return true;
             case "config|get":
-                FanOut(session, slot, Masters(session).Take(1).ToList(), _ => request.Frame, parts => parts[0], readOnly: true);
+                FanOut(session, slot, Masters(session).Take(1).ToList(), _ => request.ArrayFrame, parts => parts[0], readOnly: true);
                 return true;
             case "info":
-                FanOut(session, slot, Masters(session), _ => request.Frame, MergeInfo, readOnly: true);
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, MergeInfo, readOnly: true);
                 return true;
             case "scan":
                 Scan(session, request, slot);

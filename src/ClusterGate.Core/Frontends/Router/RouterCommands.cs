@@ -84,11 +84,11 @@ internal static partial class RouterCommands
 
         if (keyless)
         {
-            SendToAnyMaster(session, request.Frame, readOnly, slot);
+            SendToAnyMaster(session, request.ArrayFrame, readOnly, slot);
             return false;
         }
 
-        var routed = new RouterRequest(request.Frame, hashSlot, readOnly, session.Id, slot);
+        var routed = new RouterRequest(request.ArrayFrame, hashSlot, readOnly, session.Id, slot);
         session.Touch(context.Dispatcher.Route(routed));
         return false;
     }

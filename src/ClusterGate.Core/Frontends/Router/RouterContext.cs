@@ -5,13 +5,15 @@ using Microsoft.Extensions.Logging;
 namespace ClusterGate.Core.Frontends.Router;
 
 /// <summary>What every router session shares.</summary>
-internal sealed class RouterContext(RouterDispatcher dispatcher, RouterOptions options, ILogger logger)
+internal sealed class RouterContext(RouterDispatcher dispatcher, RouterOptions options, ILogger logger, TimeProvider timeProvider)
 {
     public RouterDispatcher Dispatcher { get; } = dispatcher;
 
     public RouterOptions Options { get; } = options;
 
     public ILogger Logger { get; } = logger;
+
+    public TimeProvider TimeProvider { get; } = timeProvider;
 
     public RespLimits Limits { get; } = RespLimits.Default;
 

@@ -47,10 +47,12 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         _logger = logger;
         _time = time;
         _monitor.SnapshotPublished += OnSnapshot;
-        _holdTimer = time.CreateTimer(_ => ExpireParked(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+        _holdTimer = time.CreateTimer(_ => OnTick(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
     }
 
     public TopologyMonitor Monitor => _monitor;
+
+    public TimeProvider Time => _time;
 
     /// <summary>Routes a command. Returns the connection it was written to (flush it after the batch), or null when it waits or was answered.</summary>
     public MuxConnection? Route(RouterRequest request)
@@ -413,6 +415,14 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         }
 
         var unknown = ShardReplies.OutcomeUnknown(connection.Node.Connect);
+        if (connection.Stalled && inFlight.Count > 0)
+        {
+            // The command the server never answered: sending it again would stall the next connection too.
+            var head = inFlight[0];
+            inFlight.RemoveAt(0);
+            head.Sink.Complete(head, new ReadOnlySequence<byte>(ShardReplies.NoReply(connection.Node.Connect, _options.ReplyTimeout)));
+        }
+
         foreach (var request in inFlight)
         {
             if (request.ReadOnly)
@@ -523,6 +533,36 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
                 connection.Flush();
             }
         });
+    }
+
+    private void OnTick()
+    {
+        ExpireParked();
+        AbortStalledConnections();
+    }
+
+    private void AbortStalledConnections()
+    {
+        List<MuxConnection>? stalled = null;
+        lock (_gate)
+        {
+            foreach (var connections in _pool.Values)
+            {
+                foreach (var connection in connections)
+                {
+                    if (connection is not null && connection.IsStalled(_time, _options.ReplyTimeout))
+                    {
+                        (stalled ??= []).Add(connection);
+                    }
+                }
+            }
+        }
+
+        foreach (var connection in stalled ?? [])
+        {
+            RouterLog.ConnectionStalled(_logger, connection.Node.Connect.ToString(), _options.ReplyTimeout.TotalMilliseconds);
+            connection.AbortStalled();
+        }
     }
 
     private void ExpireParked()

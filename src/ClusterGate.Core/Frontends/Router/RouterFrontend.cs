@@ -5,8 +5,8 @@ using ClusterGate.Core.Backends;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Routing.Commands;
 using ClusterGate.Core.Topology;
+using ClusterGate.Core.Transport;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
 
 namespace ClusterGate.Core.Frontends.Router;
@@ -21,16 +21,23 @@ public sealed class RouterFrontend : IAsyncDisposable
     private readonly TopologyMonitor _monitor;
     private readonly RouterOptions _options;
     private readonly ILogger _logger;
-    private readonly SocketTransportFactory _transport;
+    private readonly IConnectionListenerFactory _transport;
+    private readonly SocketListenerFactory? _ownTransport;
+    private readonly ClientAdmission _admission;
+    private readonly TimeProvider _time;
     private readonly BackendConnector _connector;
     private readonly RouterDispatcher _dispatcher;
     private readonly RouterContext _context;
-    private readonly ConcurrentDictionary<long, RouterSession> _sessions = new();
-    private IConnectionListener? _listener;
-    private Task? _accept;
+    private SessionListener<RouterSession>? _listener;
     private long _ids;
 
-    public RouterFrontend(TopologyMonitor monitor, RouterOptions options, ILoggerFactory loggerFactory, TimeProvider? timeProvider = null)
+    public RouterFrontend(
+        TopologyMonitor monitor,
+        RouterOptions options,
+        ILoggerFactory loggerFactory,
+        TimeProvider? timeProvider = null,
+        IConnectionListenerFactory? transport = null,
+        DescriptorBudget? descriptors = null)
     {
         ArgumentNullException.ThrowIfNull(monitor);
         ArgumentNullException.ThrowIfNull(options);
@@ -38,27 +45,37 @@ public sealed class RouterFrontend : IAsyncDisposable
         _monitor = monitor;
         _options = options;
         _logger = loggerFactory.CreateLogger<RouterFrontend>();
-        _transport = ListenerTransport.Create(loggerFactory);
+        var time = timeProvider ?? TimeProvider.System;
+        _time = time;
+        _transport = transport ?? (_ownTransport = new SocketListenerFactory(loggerFactory, time));
         _connector = new BackendConnector(loggerFactory);
-        _dispatcher = new RouterDispatcher(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.Router"), timeProvider ?? TimeProvider.System);
-        _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"))
+
+        // A router client holds its own socket only; the backend connections are shared.
+        _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 1, descriptors ?? new DescriptorBudget(time: time));
+        _dispatcher = new RouterDispatcher(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.Router"), time);
+        _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time)
         {
-            ClientList = () => string.Concat(_sessions.Values.OrderBy(s => s.Id).Select(s => RouterCommands.ClientInfoLine(s) + "\n")),
+            ClientList = () => string.Concat((_listener?.Sessions ?? []).OrderBy(s => s.Id).Select(s => RouterCommands.ClientInfoLine(s) + "\n")),
         };
     }
 
     /// <summary>The bound port (useful when <see cref="RouterOptions.Port"/> was chosen by the caller as free).</summary>
     public int Port { get; private set; }
 
-    public int ActiveSessions => _sessions.Count;
+    public int ActiveSessions => _listener?.Count ?? 0;
+
+    /// <summary>Clients refused since start (max clients or descriptors).</summary>
+    public long RefusedClients => _admission.Refused;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await LoadCommandsAsync(cancellationToken);
-        _listener = await _transport.BindAsync(new IPEndPoint(IPAddress.Parse(_options.BindAddress), _options.Port), cancellationToken);
-        Port = ((IPEndPoint)_listener.EndPoint).Port;
+        var bound = await _transport.BindAsync(new IPEndPoint(IPAddress.Parse(_options.BindAddress), _options.Port), cancellationToken);
+        _listener = new SessionListener<RouterSession>(
+            bound, _admission, connection => new RouterSession(connection, _context, Interlocked.Increment(ref _ids)), _logger, _time);
+        Port = ((IPEndPoint)bound.EndPoint).Port;
         RouterLog.Listening(_logger, Port);
-        _accept = Task.Run(AcceptAsync, CancellationToken.None);
+        _listener.Start();
     }
 
     private async Task LoadCommandsAsync(CancellationToken cancellationToken)
@@ -85,83 +102,18 @@ public sealed class RouterFrontend : IAsyncDisposable
         }
     }
 
-    private async Task AcceptAsync()
-    {
-        while (true)
-        {
-            ConnectionContext? connection;
-            try
-            {
-                connection = await _listener!.AcceptAsync();
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-            {
-                return;
-            }
-
-            if (connection is null)
-            {
-                return;
-            }
-
-            var session = new RouterSession(connection, _context, Interlocked.Increment(ref _ids));
-            _sessions[session.Id] = session;
-            _ = RunSessionAsync(session, connection);
-        }
-    }
-
-    private async Task RunSessionAsync(RouterSession session, ConnectionContext connection)
-    {
-        try
-        {
-            await session.RunAsync();
-        }
-        catch (Exception ex)
-        {
-            RouterLog.SessionFailed(_logger, ex, session.Id);
-        }
-        finally
-        {
-            _sessions.TryRemove(session.Id, out _);
-            await connection.DisposeAsync();
-        }
-    }
-
     /// <summary>Stops accepting, lets in-flight replies drain (bounded), then closes every session.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_listener is not null)
+        if (_listener is not { } listener)
         {
-            await _listener.UnbindAsync(cancellationToken);
+            return;
         }
 
-        var sessions = _sessions.Values.ToList();
-        foreach (var session in sessions)
-        {
-            session.BeginShutdown();
-        }
-
-        var deadline = DateTime.UtcNow + _options.DrainTimeout;
-        while (!_sessions.IsEmpty && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, cancellationToken);
-        }
-
-        foreach (var session in _sessions.Values)
-        {
-            session.Abort();
-        }
-
-        if (_listener is not null)
-        {
-            await _listener.DisposeAsync();
-            _listener = null;
-        }
-
-        if (_accept is not null)
-        {
-            await _accept;
-        }
+        await listener.StopAcceptingAsync();
+        await listener.DrainAsync(_options.DrainTimeout, cancellationToken);
+        await listener.DisposeAsync();
+        _listener = null;
     }
 
     public async ValueTask DisposeAsync()
@@ -169,5 +121,6 @@ public sealed class RouterFrontend : IAsyncDisposable
         await StopAsync(CancellationToken.None);
         await _dispatcher.DisposeAsync();
         _connector.Dispose();
+        _ownTransport?.Dispose();
     }
 }

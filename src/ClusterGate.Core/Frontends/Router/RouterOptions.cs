@@ -16,6 +16,13 @@ public sealed class RouterOptions
 
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Longest a shared connection may have commands out with no reply coming back before the gateway closes it
+    /// (their outcome is unknown; read-only ones are sent again): one command Redis never answers cannot hold
+    /// other clients' replies longer than this.
+    /// </summary>
+    public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Redirects (MOVED/ASK) followed for one command before its last error is returned.</summary>
     public int MaxRedirects { get; set; } = 5;
 
@@ -26,6 +33,15 @@ public sealed class RouterOptions
 
     /// <summary>Most replies of one client not yet written; past it the client is not read (backpressure).</summary>
     public int MaxPendingPerSession { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// Most clients at once (Redis's <c>maxclients</c>, same default); past it a client gets
+    /// <c>-ERR max number of clients reached</c> and is closed. Fewer are taken when file descriptors run short.
+    /// </summary>
+    public int MaxClients { get; set; } = 10_000;
+
+    /// <summary>Replies of one client held in the gateway while it does not read (see <see cref="OutputBufferLimit"/>).</summary>
+    public OutputBufferLimit ClientOutputLimit { get; set; } = OutputBufferLimit.RouterDefault;
 
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

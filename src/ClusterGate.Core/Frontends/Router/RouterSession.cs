@@ -10,7 +10,7 @@ namespace ClusterGate.Core.Frontends.Router;
 /// <see cref="ReplySlot"/> in arrival order. Replies fill their slots out of order (different masters
 /// answer at different times); the writer loop writes them strictly in order, one flush per batch.
 /// </summary>
-internal sealed class RouterSession : IDisposable
+internal sealed class RouterSession : IClientSession, IDisposable
 {
     // At most this much stays unflushed while the rest of a client's pipeline is on its way.
     private const int LingerMaxReplies = 256;
@@ -39,6 +39,12 @@ internal sealed class RouterSession : IDisposable
     private readonly CancellationTokenSource _aborted = new();
     private int _outstanding;
 
+    // Bytes of replies copied into slots and not yet written to the client (under _gate), and since when they
+    // have been above the soft limit (a TimeProvider timestamp, 0 when below).
+    private long _buffered;
+    private long _overSoftSince;
+    private bool _cutOff;
+
     // Owned by the current writer (the one that set _writing): replies written but not yet flushed.
     private int _unflushed;
     private bool _closeAfterFlush;
@@ -50,6 +56,9 @@ internal sealed class RouterSession : IDisposable
     private volatile bool _readDone;
     private volatile bool _stopping;
 
+    /// <summary>The client closed or reset its connection (not QUIT, not a protocol error, not a shutdown).</summary>
+    private volatile bool _clientGone;
+
     public RouterSession(ConnectionContext client, RouterContext context, long id)
     {
         _client = client;
@@ -60,6 +69,18 @@ internal sealed class RouterSession : IDisposable
     public long Id { get; }
 
     public RouterContext Context => _context;
+
+    /// <summary>Nothing more is written to the client (it left, or the session ended).</summary>
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _closed;
+            }
+        }
+    }
 
     /// <summary>The client's name from CLIENT SETNAME (answered by the gateway).</summary>
     public string? ClientName { get; set; }
@@ -95,19 +116,35 @@ internal sealed class RouterSession : IDisposable
         }
         catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException)
         {
+            _clientGone = !_stopping;
         }
         finally
         {
             _readDone = true;
-            TryWrite();
+            if (_clientGone)
+            {
+                // The client left: what is still on its way has nobody to go to.
+                Finish();
+            }
+            else
+            {
+                TryWrite();
+            }
         }
 
         try
         {
-            // Replies still in flight go out before the connection closes (bounded by shutdown's abort).
-            await _drained.Task.WaitAsync(_aborted.Token);
+            // Replies still in flight go out before the connection closes: on shutdown until the drain ends
+            // (then Abort), after QUIT or a protocol error for at most the drain time.
+            var drained = _drained.Task.WaitAsync(_aborted.Token);
+            if (!_stopping)
+            {
+                drained = drained.WaitAsync(_context.Options.DrainTimeout, _context.TimeProvider);
+            }
+
+            await drained;
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
         {
         }
         finally
@@ -186,6 +223,53 @@ internal sealed class RouterSession : IDisposable
         _unflushed++;
         WriteReady(t_batchDepth > 0 ? FlushMode.Defer : FlushMode.Now);
         return true;
+    }
+
+    /// <summary>
+    /// A reply was copied into its slot to wait for its turn. A client that does not read makes these pile up:
+    /// past the output limit it is disconnected, so it cannot grow the gateway or slow the shared connections.
+    /// </summary>
+    public void OnReplyBuffered(int length)
+    {
+        var limit = _context.Options.ClientOutputLimit;
+        long buffered;
+        var cut = false;
+        lock (_gate)
+        {
+            _buffered += length;
+            buffered = _buffered;
+            if (_closed || _cutOff)
+            {
+                return;
+            }
+
+            if (limit.Soft > 0 && buffered > limit.Soft)
+            {
+                var now = _context.TimeProvider.GetTimestamp();
+                if (_overSoftSince == 0)
+                {
+                    _overSoftSince = now;
+                }
+                else if (_context.TimeProvider.GetElapsedTime(_overSoftSince, now) > limit.SoftDuration)
+                {
+                    cut = true;
+                }
+            }
+            else
+            {
+                _overSoftSince = 0;
+            }
+
+            cut |= limit.Hard > 0 && buffered > limit.Hard;
+            _cutOff = cut;
+        }
+
+        if (cut)
+        {
+            RouterLog.ClientOutputLimit(_context.Logger, Id, RemoteEndPoint, buffered, limit.ToString());
+            Finish();
+            _client.Abort(new ConnectionAbortedException("client output buffer limit reached"));
+        }
     }
 
     public void OnReplyReady(ReplySlot slot)
@@ -309,6 +393,7 @@ internal sealed class RouterSession : IDisposable
                     {
                         _replies.Dequeue();
                         output.Write(head.Reply);
+                        _buffered -= head.Length;
                         head.Return();
                         _unflushed++;
                         if (head.CloseAfter)
@@ -482,8 +567,15 @@ internal sealed class RouterSession : IDisposable
                     await _credit.WaitAsync(_aborted.Token);
                 }
 
-                if (stop || result.IsCompleted)
+                if (stop)
                 {
+                    return;
+                }
+
+                if (result.IsCompleted)
+                {
+                    // End of stream: the client closed its side and reads nothing more.
+                    _clientGone = !_stopping;
                     return;
                 }
             }

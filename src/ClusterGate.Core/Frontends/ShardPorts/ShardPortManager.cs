@@ -4,8 +4,8 @@ using System.Threading.Channels;
 using ClusterGate.Core.Backends;
 using ClusterGate.Core.Routing.Commands;
 using ClusterGate.Core.Topology;
+using ClusterGate.Core.Transport;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
 
 namespace ClusterGate.Core.Frontends.ShardPorts;
@@ -23,8 +23,11 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     private readonly TopologyMonitor _monitor;
     private readonly ShardPortOptions _options;
     private readonly ILogger _logger;
-    private readonly SocketTransportFactory _transport;
+    private readonly IConnectionListenerFactory _transport;
+    private readonly SocketListenerFactory? _ownTransport;
     private readonly BackendConnector _connector;
+    private readonly ClientAdmission _admission;
+    private readonly TimeProvider _time;
     private readonly ShardPortContext _context;
     private readonly ConcurrentDictionary<int, int> _portByGroup = new();
     private readonly ConcurrentDictionary<int, Listener> _listeners = new();
@@ -34,7 +37,13 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     private Task? _follow;
     private long _sessionIds;
 
-    public ShardPortManager(TopologyMonitor monitor, ShardPortOptions options, ILoggerFactory loggerFactory, TimeProvider? timeProvider = null)
+    public ShardPortManager(
+        TopologyMonitor monitor,
+        ShardPortOptions options,
+        ILoggerFactory loggerFactory,
+        TimeProvider? timeProvider = null,
+        IConnectionListenerFactory? transport = null,
+        DescriptorBudget? descriptors = null)
     {
         ArgumentNullException.ThrowIfNull(monitor);
         ArgumentNullException.ThrowIfNull(options);
@@ -43,13 +52,23 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         _options = options;
         _logger = loggerFactory.CreateLogger<ShardPortManager>();
         _bindAddress = IPAddress.Parse(options.BindAddress);
-        _transport = ListenerTransport.Create(loggerFactory);
+        _time = timeProvider ?? TimeProvider.System;
+        _transport = transport ?? (_ownTransport = new SocketListenerFactory(loggerFactory, _time));
         _connector = new BackendConnector(loggerFactory);
-        _context = new ShardPortContext(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.ShardSession"), timeProvider ?? TimeProvider.System, PortOf);
+
+        // A shard-port client brings its own backend connection: two descriptors each.
+        _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 2, descriptors ?? new DescriptorBudget(time: _time));
+        _context = new ShardPortContext(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.ShardSession"), _time, PortOf);
     }
 
     public IReadOnlyList<ShardPortBinding> Bindings =>
         [.. _listeners.Values.OrderBy(l => l.Port).Select(l => new ShardPortBinding(l.GroupId, l.Port, l.Sessions.Count))];
+
+    /// <summary>Clients on every shard port now.</summary>
+    public int Clients => _admission.Clients;
+
+    /// <summary>Clients refused since start (max clients or descriptors).</summary>
+    public long RefusedClients => _admission.Refused;
 
     /// <summary>The shard port of a group, once assigned.</summary>
     public int? PortOf(int groupId) => _portByGroup.TryGetValue(groupId, out var port) ? port : null;
@@ -75,26 +94,13 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         var listeners = _listeners.Values.ToList();
         foreach (var listener in listeners)
         {
-            await listener.StopAcceptingAsync();
+            await listener.Sessions.StopAcceptingAsync();
         }
 
-        var sessions = listeners.SelectMany(l => l.Sessions.Values).ToList();
-        foreach (var session in sessions)
-        {
-            session.BeginShutdown();
-        }
-
-        var drained = Task.WhenAll(sessions.Select(s => s.Completion));
-        await Task.WhenAny(drained, Task.Delay(_options.DrainTimeout, cancellationToken));
-        foreach (var session in sessions.Where(s => !s.Completion.IsCompleted))
-        {
-            session.Abort();
-        }
-
-        await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
+        await Task.WhenAll(listeners.Select(l => l.Sessions.DrainAsync(_options.DrainTimeout, cancellationToken)));
         foreach (var listener in listeners)
         {
-            await listener.DisposeAsync();
+            await listener.Sessions.DisposeAsync();
             LogListenerStopped(listener.GroupId, listener.Port);
         }
 
@@ -134,7 +140,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
                 if (master is not null && master.Id != listener.LastMasterId)
                 {
                     listener.LastMasterId = master.Id;
-                    foreach (var session in listener.Sessions.Values)
+                    foreach (var session in listener.Sessions.Sessions)
                     {
                         if (session.BackendNodeId is { } node && node != master.Id)
                         {
@@ -150,9 +156,12 @@ public sealed partial class ShardPortManager : IAsyncDisposable
             try
             {
                 var bound = await _transport.BindAsync(new IPEndPoint(_bindAddress, port), cancellationToken);
-                listener = new Listener(group.Id, port, bound) { LastMasterId = group.RoutableMaster?.Id };
+                var groupId = group.Id;
+                var sessions = new SessionListener<ShardSession>(
+                    bound, _admission, connection => new ShardSession(connection, _context, groupId, Interlocked.Increment(ref _sessionIds)), _logger, _time);
+                listener = new Listener(group.Id, port, sessions) { LastMasterId = group.RoutableMaster?.Id };
                 _listeners[group.Id] = listener;
-                listener.AcceptLoop = Task.Run(() => AcceptAsync(listener), CancellationToken.None);
+                sessions.Start();
                 LogListenerStarted(group.Id, port, group.Master?.Announced.ToString() ?? "-", string.Join(' ', group.Slots));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -167,11 +176,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
             if (snapshot.GroupById(listener.GroupId) is null)
             {
                 _listeners.TryRemove(listener.GroupId, out _);
-                await listener.StopAcceptingAsync();
-                foreach (var session in listener.Sessions.Values)
-                {
-                    session.BeginShutdown();
-                }
+                await listener.Sessions.RetireAsync();
 
                 LogListenerStopped(listener.GroupId, listener.Port);
             }
@@ -206,48 +211,6 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         return port;
     }
 
-    private async Task AcceptAsync(Listener listener)
-    {
-        while (true)
-        {
-            ConnectionContext? connection;
-            try
-            {
-                connection = await listener.Transport.AcceptAsync();
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-            {
-                return;
-            }
-
-            if (connection is null)
-            {
-                return;
-            }
-
-            var session = new ShardSession(connection, _context, listener.GroupId, Interlocked.Increment(ref _sessionIds));
-            listener.Sessions[session.Id] = session;
-            _ = RunSessionAsync(listener, session, connection);
-        }
-    }
-
-    private async Task RunSessionAsync(Listener listener, ShardSession session, ConnectionContext connection)
-    {
-        try
-        {
-            await session.RunAsync();
-        }
-        catch (Exception ex)
-        {
-            LogSessionFailed(ex, session.Id, listener.GroupId);
-        }
-        finally
-        {
-            listener.Sessions.TryRemove(session.Id, out _);
-            await connection.DisposeAsync();
-        }
-    }
-
     private async Task<CommandCatalog> LoadCommandTableAsync(CancellationToken cancellationToken)
     {
         foreach (var node in _monitor.Current.Nodes.Where(n => !n.IsDown).OrderBy(n => n.IsMaster ? 0 : 1))
@@ -280,41 +243,18 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         }
 
         _connector.Dispose();
+        _ownTransport?.Dispose();
         _stopping.Dispose();
     }
 
-    private sealed class Listener(int groupId, int port, IConnectionListener transport) : IAsyncDisposable
+    private sealed class Listener(int groupId, int port, SessionListener<ShardSession> sessions)
     {
-        private int _stopped;
-
         public int GroupId { get; } = groupId;
 
         public int Port { get; } = port;
 
-        public IConnectionListener Transport { get; } = transport;
-
-        public ConcurrentDictionary<long, ShardSession> Sessions { get; } = new();
+        public SessionListener<ShardSession> Sessions { get; } = sessions;
 
         public string? LastMasterId { get; set; }
-
-        public Task? AcceptLoop { get; set; }
-
-        public async Task StopAcceptingAsync()
-        {
-            if (Interlocked.Exchange(ref _stopped, 1) == 0)
-            {
-                await Transport.UnbindAsync();
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await StopAcceptingAsync();
-            await Transport.DisposeAsync();
-            if (AcceptLoop is not null)
-            {
-                await AcceptLoop;
-            }
-        }
     }
 }

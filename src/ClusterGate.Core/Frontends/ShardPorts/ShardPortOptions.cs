@@ -30,6 +30,12 @@ public sealed class ShardPortOptions
     public int MaxPendingPerSession { get; set; } = 16 * 1024;
 
     /// <summary>On shutdown, how long in-flight replies may take to drain before connections close.</summary>
+    /// <summary>
+    /// Most clients at once (Redis's <c>maxclients</c>, same default); past it a client gets
+    /// <c>-ERR max number of clients reached</c> and is closed. Fewer are taken when file descriptors run short.
+    /// </summary>
+    public int MaxClients { get; set; } = 10_000;
+
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Backend credentials used when the client did not AUTH itself (and for replay).</summary>

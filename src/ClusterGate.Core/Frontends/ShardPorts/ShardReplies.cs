@@ -18,6 +18,9 @@ internal static class ShardReplies
     public static byte[] OutcomeUnknown(NodeEndpoint master) => Line(
         $"-ERR outcome unknown: the connection to master {master} was lost after the command was sent; it may or may not have run (ClusterGate)");
 
+    public static byte[] NoReply(NodeEndpoint master, TimeSpan timeout) => Line(string.Create(CultureInfo.InvariantCulture,
+        $"-ERR outcome unknown: master {master} sent no reply within {timeout.TotalMilliseconds:0} ms, so ClusterGate closed the shared connection; the command may or may not have run (ClusterGate)"));
+
     public static byte[] NoMaster(int groupId, TimeSpan hold) => Line(string.Create(CultureInfo.InvariantCulture,
         $"-CLUSTERDOWN shard group {groupId} has no master reachable by ClusterGate after waiting {hold.TotalMilliseconds:0} ms"));
 

@@ -25,7 +25,7 @@ namespace ClusterGate.Core.Frontends.ShardPorts;
 /// "outcome unknown" errors, keeps read-only commands for resending, waits (bounded) for the group's
 /// next confirmed master, replays connection state and resends.
 /// </remarks>
-internal sealed class ShardSession : IDisposable
+internal sealed class ShardSession : IClientSession, IDisposable
 {
     private static readonly byte[] ProtocolErrorPrefix = "-ERR "u8.ToArray();
 
@@ -53,6 +53,9 @@ internal sealed class ShardSession : IDisposable
     private int _lastNameLength;
     private bool _lastReadOnly;
     private volatile bool _clientDone;
+
+    /// <summary>The client closed or reset its connection (not QUIT, not a protocol error, not a shutdown).</summary>
+    private volatile bool _clientGone;
     private volatile bool _stopping;
     private volatile bool _moveRequested;
     private bool _quitReplied;
@@ -117,6 +120,19 @@ internal sealed class ShardSession : IDisposable
         }
 
         await clientLoop;
+        if (_clientGone)
+        {
+            // The client left: nobody will read what is pending, and a command still running on the backend
+            // (BLPOP, a stalled inline request) must not outlive it. Closing the backend makes Redis drop it.
+            EndNow();
+        }
+        else if (!_stopping && !pump.IsCompleted
+            && await Task.WhenAny(pump, Task.Delay(_context.Options.DrainTimeout, _context.TimeProvider)) != pump)
+        {
+            // QUIT or a protocol error: earlier replies go out first, but a reply that never comes
+            // (a blocked command) cannot keep the session.
+            EndNow();
+        }
 
         try
         {
@@ -156,12 +172,29 @@ internal sealed class ShardSession : IDisposable
         catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or IOException or OperationCanceledException)
         {
             // The client went away (or the session is being torn down); nothing to answer.
+            _clientGone = !_stopping;
         }
         finally
         {
             _clientDone = true;
             Wake();
         }
+    }
+
+    /// <summary>Ends the session without waiting for anything pending: the backend closes, the pump stops.</summary>
+    private void EndNow()
+    {
+        _clientDone = true;
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        Volatile.Read(ref _backend)?.Abort();
+        Wake();
     }
 
     private async Task ClientLoopAsync()
@@ -231,6 +264,8 @@ internal sealed class ShardSession : IDisposable
 
                 if (result.IsCompleted)
                 {
+                    // End of stream: the client closed its side. It will not read what is pending.
+                    _clientGone = !_stopping;
                     return;
                 }
             }
@@ -342,7 +377,7 @@ internal sealed class ShardSession : IDisposable
 
                 var name = Head(_request.Argument(0), nameScratch);
                 var argument = _request.Count > 1 ? Head(_request.Argument(1), argumentScratch) : default;
-                submitted = Submit(default, _request.Frame, name, argument, _request.Count - 1, backend);
+                submitted = Submit(default, _request.ArrayFrame, name, argument, _request.Count - 1, backend);
             }
 
             switch (submitted)

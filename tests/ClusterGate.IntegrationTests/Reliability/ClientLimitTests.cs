@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Net.Sockets;
+using ClusterGate.IntegrationTests.Infrastructure;
+using ClusterGate.IntegrationTests.ShardPorts;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ClusterGate.IntegrationTests.Reliability;
+
+/// <summary>
+/// Clients cannot exhaust the gateway's file descriptors: past what the limit allows (with a reserve for the
+/// backends and the topology monitor) a client gets Redis's <c>-ERR max number of clients reached</c> and is
+/// closed, the process stays up and clients already connected keep working.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ClientLimitTests(RedisClusterFixture fixture, ITestOutputHelper output)
+{
+    private static readonly TimeSpan TestBound = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan ReplyBound = TimeSpan.FromSeconds(5);
+    private const string MaxClientsReached = "-ERR max number of clients reached";
+
+    [Fact]
+    public async Task DescriptorLimit_MoreClientsThanDescriptors_ExtraClientsRefusedProcessServesOn()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        await using var gateway = await GatewayProcess.StartAsync(fixture.Cluster, descriptorLimit: 256, ["--log-level", "Warning"], cts.Token);
+        await using var goodRouter = await RespClient.ConnectAsync(gateway.RouterPort, cts.Token);
+        await using var goodShard = await RespClient.ConnectAsync(gateway.ShardBasePort, cts.Token);
+        Assert.Equal("+PONG", (await goodShard.CallAsync(ReplyBound, cts.Token, "PING")).ToString());
+
+        var clients = new List<RespClient>();
+        try
+        {
+            var (acceptedRouter, refusedRouter) = await FloodAsync(gateway.RouterPort, 300, clients, cts.Token);
+            var (acceptedShard, refusedShard) = await FloodAsync(gateway.ShardBasePort, 150, clients, cts.Token);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"router: {acceptedRouter} served, {refusedRouter} refused; shard port: {acceptedShard} served, {refusedShard} refused; gateway descriptors {gateway.OpenDescriptors()} of 256"));
+
+            Assert.False(gateway.HasExited, gateway.Output);
+            Assert.True(refusedRouter > 0, "a router client beyond the descriptor budget was not refused");
+            Assert.True(refusedShard > 0, "a shard-port client beyond the descriptor budget was not refused");
+            Assert.True(acceptedRouter > 0);
+
+            // Clients connected before the flood still work, both frontends, reads and writes.
+            Assert.True((await goodRouter.CallAsync(ReplyBound, cts.Token, "SET", "limits:router", "v")).IsOk);
+            Assert.Equal("$v", (await goodRouter.CallAsync(ReplyBound, cts.Token, "GET", "limits:router")).ToString());
+            Assert.Equal("+PONG", (await goodShard.CallAsync(ReplyBound, cts.Token, "PING")).ToString());
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+
+        // Room again once they left.
+        await RedisCluster.WaitUntilAsync(
+            async c =>
+            {
+                await using var again = await RespClient.ConnectAsync(gateway.RouterPort, c);
+                return (await again.CallAsync(ReplyBound, c, "PING")).ToString() == "+PONG";
+            },
+            TimeSpan.FromSeconds(15),
+            "a new router client to be served after the others left",
+            ct: cts.Token);
+        Assert.False(gateway.HasExited, gateway.Output);
+    }
+
+    [Fact]
+    public async Task MaxClients_OneMoreThanAllowed_RefusedWithRedisErrorAndClosed()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        await using var gateway = await GatewayProcess.StartAsync(fixture.Cluster, descriptorLimit: 4096, ["--log-level", "Warning", "--router-maxclients", "3", "--maxclients", "2"], cts.Token);
+        var clients = new List<RespClient>();
+        try
+        {
+            // The start-up probe's sessions end as their clients leave: give them a moment.
+            await Task.Delay(500, cts.Token);
+            var (routerServed, routerRefused) = await FloodAsync(gateway.RouterPort, 5, clients, cts.Token);
+            var (shardServed, shardRefused) = await FloodAsync(gateway.ShardBasePort, 4, clients, cts.Token);
+            Assert.Equal((3, 2), (routerServed, routerRefused));
+            Assert.Equal((2, 2), (shardServed, shardRefused));
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Opens <paramref name="count"/> clients one by one, each sends PING; counts those served and those refused.</summary>
+    private static async Task<(int Served, int Refused)> FloodAsync(int port, int count, List<RespClient> keep, CancellationToken ct)
+    {
+        var served = 0;
+        var refused = 0;
+        for (var i = 0; i < count; i++)
+        {
+            RespClient client;
+            try
+            {
+                client = await RespClient.ConnectAsync(port, ct);
+            }
+            catch (SocketException)
+            {
+                refused++;
+                continue;
+            }
+
+            keep.Add(client);
+            try
+            {
+                var reply = await client.CallAsync(ReplyBound, ct, "PING");
+                if (reply.ToString() == "+PONG")
+                {
+                    served++;
+                    continue;
+                }
+
+                Assert.Equal(MaxClientsReached, reply.ToString());
+                Assert.True(await client.WaitForCloseAsync(ReplyBound, ct), "a refused client was not closed");
+                refused++;
+            }
+            catch (Exception ex) when (ex is SocketException or EndOfStreamException)
+            {
+                refused++;
+            }
+        }
+
+        return (served, refused);
+    }
+}
