@@ -14,4 +14,5 @@ internal static class HostLogEvents
     public const int Stopped = 905;
     public const int DrainIncomplete = 906;
     public const int WildcardAnnounce = 907;
+    public const int MemoryReclaimed = 908;
 }
