@@ -1,42 +1,58 @@
-using System.Globalization;
+using Microsoft.Win32.SafeHandles;
 
 namespace ClusterGate.Core.Transport;
 
 /// <summary>
 /// How many more client connections the process can take without running out of file descriptors. Running
-/// out is not survivable in general: the runtime and the topology monitor need descriptors too, and .NET dies
-/// ("Out of memory", internal CLR errors) when it cannot get one. So clients are admitted only while the
-/// descriptors in use, plus theirs, stay a reserve below <c>RLIMIT_NOFILE</c>.
+/// out is not survivable in general: the runtime opens files as it goes (the GC reads <c>/proc/meminfo</c>,
+/// assemblies load lazily), and .NET dies ("Out of memory") when it cannot; the topology monitor needs
+/// connections too. So clients are admitted only while the descriptors in use, plus theirs, stay a reserve
+/// below <c>RLIMIT_NOFILE</c>; and a few spare descriptors are held open, to be given back the moment an
+/// accept fails for want of descriptors (an operator lowered the limit, something leaked), so the runtime
+/// still finds one.
 /// </summary>
 /// <remarks>
 /// In use = what the process held apart from admitted clients when last counted (<c>/proc/self/fd</c>) plus what
-/// admitted clients hold now (exact, kept here). Counting is cheap but not free, so it happens at most once a
-/// second, and only when the estimate comes near the limit. The limit is read again at each count: an operator
-/// may change it at run time (<c>prlimit</c>).
+/// admitted clients hold now (exact, kept here). The limit is read again every second (<c>getrlimit</c>, which
+/// needs no descriptor): it can change at run time (<c>prlimit</c>). Counting is cheap but not free, so it
+/// happens at most once a second, and only when the estimate comes near the limit.
 /// </remarks>
-public sealed class DescriptorBudget
+public sealed class DescriptorBudget : IDisposable
 {
-    /// <summary>Kept free for the runtime, logs, control connections to every node and reconnects.</summary>
-    public const int DefaultReserve = 128;
+    /// <summary>
+    /// Kept free for what the process opens as it runs: assemblies loaded late (the runtime holds two descriptors
+    /// per assembly), control connections to every node, reconnects, log files, admin HTTP requests.
+    /// </summary>
+    public const int DefaultReserve = 48;
 
-    private static readonly TimeSpan RecountPeriod = TimeSpan.FromSeconds(1);
+    /// <summary>Descriptors held open to be given back when accepts fail with <c>EMFILE</c>.</summary>
+    public const int SpareCount = 16;
+
+    private static readonly TimeSpan RereadPeriod = TimeSpan.FromSeconds(1);
 
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
-    private readonly Func<long>? _countOpen;
-    private readonly Func<long>? _readLimit;
-    private long _limit;
+    private readonly Func<long?> _countOpen;
+    private readonly Func<long?> _readLimit;
+    private readonly List<SafeFileHandle> _spares = [];
+    private long _limit = long.MaxValue;
     private long _base;
     private long _admitted;
+    private long _limitReadAt;
     private long _countedAt;
+    private long _exhaustions;
 
-    public DescriptorBudget(int reserve = DefaultReserve, TimeProvider? time = null, Func<long>? countOpen = null, Func<long>? readLimit = null)
+    public DescriptorBudget(int reserve = DefaultReserve, TimeProvider? time = null, Func<long?>? countOpen = null, Func<long?>? readLimit = null)
     {
         Reserve = reserve;
         _time = time ?? TimeProvider.System;
-        _countOpen = countOpen;
-        _readLimit = readLimit;
-        Recount();
+        _countOpen = countOpen ?? CountOpen;
+        _readLimit = readLimit ?? Libc.DescriptorLimit;
+        lock (_gate)
+        {
+            TakeSparesLocked();
+            RereadLocked(count: true);
+        }
     }
 
     public int Reserve { get; }
@@ -65,14 +81,19 @@ public sealed class DescriptorBudget
         }
     }
 
+    /// <summary>Times an accept failed for want of descriptors (the spares were given back each time they were held).</summary>
+    public long Exhaustions => Interlocked.Read(ref _exhaustions);
+
     /// <summary>Takes <paramref name="descriptors"/> for a new client; false when that would eat into the reserve.</summary>
     public bool TryTake(int descriptors)
     {
         lock (_gate)
         {
-            if (_base + _admitted + descriptors + Reserve > _limit - (_limit / 4) && _time.GetElapsedTime(_countedAt) >= RecountPeriod)
+            var now = _time.GetTimestamp();
+            if (_time.GetElapsedTime(_limitReadAt, now) >= RereadPeriod)
             {
-                RecountLocked();
+                var near = _base + _admitted + descriptors + Reserve > _limit - (_limit / 4);
+                RereadLocked(count: near && _time.GetElapsedTime(_countedAt, now) >= RereadPeriod);
             }
 
             if (_base + _admitted + descriptors + Reserve > _limit)
@@ -93,24 +114,89 @@ public sealed class DescriptorBudget
         }
     }
 
+    /// <summary>
+    /// An accept failed with <c>EMFILE</c>/<c>ENFILE</c>: give the spares back so the runtime and the topology
+    /// monitor find descriptors, and look at the limit again so admission follows it.
+    /// </summary>
+    public void OnExhausted()
+    {
+        Interlocked.Increment(ref _exhaustions);
+        lock (_gate)
+        {
+            foreach (var spare in _spares)
+            {
+                spare.Dispose();
+            }
+
+            _base -= _spares.Count;
+            _spares.Clear();
+            RereadLocked(count: true);
+        }
+    }
+
+    /// <summary>Counts and reads the limit now (and takes the spares again when there is room).</summary>
     public void Recount()
     {
         lock (_gate)
         {
-            RecountLocked();
+            RereadLocked(count: true);
         }
     }
 
-    private void RecountLocked()
+    public void Dispose()
     {
-        _countedAt = _time.GetTimestamp();
-        _limit = (_readLimit ?? ReadSoftLimit)();
-        var open = (_countOpen ?? CountOpen)();
-        _base = Math.Max(0, open - _admitted);
+        lock (_gate)
+        {
+            foreach (var spare in _spares)
+            {
+                spare.Dispose();
+            }
+
+            _spares.Clear();
+        }
     }
 
-    /// <summary>Entries of <c>/proc/self/fd</c>; 0 where there is no such folder.</summary>
-    private static long CountOpen()
+    private void RereadLocked(bool count)
+    {
+        var now = _time.GetTimestamp();
+        _limitReadAt = now;
+        if (_readLimit() is { } limit)
+        {
+            _limit = limit;
+        }
+
+        if (count && _countOpen() is { } open)
+        {
+            _countedAt = now;
+            _base = Math.Max(0, open - _admitted);
+        }
+
+        // The spares come back once the process is well inside its limit again.
+        if (_spares.Count == 0 && _base + _admitted + Reserve + SpareCount < _limit)
+        {
+            _base += TakeSparesLocked();
+        }
+    }
+
+    private int TakeSparesLocked()
+    {
+        try
+        {
+            while (_spares.Count < SpareCount)
+            {
+                _spares.Add(File.OpenHandle("/dev/null"));
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Not on Linux, or none to spare right now: try again at the next look.
+        }
+
+        return _spares.Count;
+    }
+
+    /// <summary>Entries of <c>/proc/self/fd</c> (listing it takes one descriptor); null when that fails.</summary>
+    private static long? CountOpen()
     {
         try
         {
@@ -124,28 +210,7 @@ public sealed class DescriptorBudget
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return 0;
+            return null;
         }
-    }
-
-    /// <summary>The soft "Max open files" of <c>/proc/self/limits</c>.</summary>
-    private static long ReadSoftLimit()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/limits"))
-            {
-                if (line.StartsWith("Max open files", StringComparison.Ordinal))
-                {
-                    var fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                    return fields.Length > 0 && long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out var soft) ? soft : long.MaxValue;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-        }
-
-        return long.MaxValue;
     }
 }

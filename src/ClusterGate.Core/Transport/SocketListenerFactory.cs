@@ -20,13 +20,16 @@ public sealed partial class SocketListenerFactory : IConnectionListenerFactory, 
     private readonly SocketConnectionContextFactory _contexts;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly DescriptorBudget? _descriptors;
     private long _acceptFailures;
 
-    public SocketListenerFactory(ILoggerFactory loggerFactory, TimeProvider? timeProvider = null)
+    /// <param name="descriptors">Told when accepts fail for want of descriptors, so it gives its spares back.</param>
+    public SocketListenerFactory(ILoggerFactory loggerFactory, TimeProvider? timeProvider = null, DescriptorBudget? descriptors = null)
     {
         ArgumentNullException.ThrowIfNull(loggerFactory);
         _logger = loggerFactory.CreateLogger("ClusterGate.Transport");
         _time = timeProvider ?? TimeProvider.System;
+        _descriptors = descriptors;
         _contexts = new SocketConnectionContextFactory(
             new SocketConnectionFactoryOptions
             {
@@ -99,6 +102,7 @@ public sealed partial class SocketListenerFactory : IConnectionListenerFactory, 
                 {
                     // Out of descriptors or memory: the connection stays in the backlog; wait, do not spin.
                     Interlocked.Increment(ref factory._acceptFailures);
+                    factory._descriptors?.OnExhausted();
                     if (_failuresInEpisode++ == 0)
                     {
                         factory.LogAcceptFailed(EndPoint, e.Message);

@@ -58,7 +58,7 @@ internal sealed partial class GatewayHost
         }
 
         // One budget for both frontends: they draw on the same descriptor limit.
-        var descriptors = new DescriptorBudget();
+        using var descriptors = new DescriptorBudget();
         var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory, descriptors: descriptors);
         AdminServer? admin = null;
         RouterFrontend? router = null;

@@ -91,6 +91,55 @@ public sealed class ClientLimitTests(RedisClusterFixture fixture, ITestOutputHel
         }
     }
 
+    [Fact]
+    public async Task DescriptorLimitLoweredBelowUse_AcceptsFail_ProcessSurvivesRefusesAndServesOnceRaised()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        await using var gateway = await GatewayProcess.StartAsync(fixture.Cluster, descriptorLimit: 4096, ["--log-level", "Warning"], cts.Token);
+        await using var good = await RespClient.ConnectAsync(gateway.RouterPort, cts.Token);
+        Assert.True((await good.CallAsync(ReplyBound, cts.Token, "SET", "limits:lowered", "v")).IsOk);
+
+        // An operator (or a leak elsewhere) leaves no descriptor free: accepts fail with EMFILE, and the runtime
+        // itself needs descriptors (the GC reads /proc/meminfo): without spares to give back, .NET dies here.
+        await PrlimitAsync(gateway.Pid, gateway.OpenDescriptors(), cts.Token);
+        var cpuBefore = GatewayProcess.CpuTime(gateway.Pid);
+        for (var i = 0; i < 5; i++)
+        {
+            await using var refused = await RespClient.ConnectAsync(gateway.RouterPort, cts.Token);
+            var reply = await refused.CallAsync(TimeSpan.FromSeconds(10), cts.Token, "PING");
+            Assert.Equal(MaxClientsReached, reply.ToString());
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3), cts.Token);
+        var cpu = GatewayProcess.CpuTime(gateway.Pid) - cpuBefore;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"gateway CPU while short of descriptors: {cpu.TotalMilliseconds:0} ms"));
+        Assert.False(gateway.HasExited, gateway.Output);
+        Assert.Contains("backing off", gateway.Output, StringComparison.Ordinal);
+
+        // Clients already connected are served meanwhile; new ones once descriptors are back.
+        Assert.Equal("$v", (await good.CallAsync(ReplyBound, cts.Token, "GET", "limits:lowered")).ToString());
+        await PrlimitAsync(gateway.Pid, 4096, cts.Token);
+        await RedisCluster.WaitUntilAsync(
+            async c =>
+            {
+                await using var again = await RespClient.ConnectAsync(gateway.RouterPort, c);
+                return (await again.CallAsync(ReplyBound, c, "PING")).ToString() == "+PONG";
+            },
+            TimeSpan.FromSeconds(15),
+            "a new router client to be served once the limit is raised",
+            ct: cts.Token);
+        Assert.False(gateway.HasExited, gateway.Output);
+    }
+
+    /// <summary>Sets the soft descriptor limit of a process (the hard limit stays: raising it again needs no privilege).</summary>
+    private static async Task PrlimitAsync(int pid, int softLimit, CancellationToken ct)
+    {
+        var prlimit = ProcessRunner.FindOnPath("prlimit") ?? throw new InvalidOperationException("prlimit (util-linux) is not on PATH.");
+        var (exitCode, _, stderr) = await ProcessRunner.RunAsync(
+            prlimit, ["--pid", pid.ToString(CultureInfo.InvariantCulture), string.Create(CultureInfo.InvariantCulture, $"--nofile={softLimit}:4096")], TimeSpan.FromSeconds(10), ct);
+        Assert.True(exitCode == 0, $"prlimit failed: {stderr}");
+    }
+
     /// <summary>Opens <paramref name="count"/> clients one by one, each sends PING; counts those served and those refused.</summary>
     private static async Task<(int Served, int Refused)> FloodAsync(int port, int count, List<RespClient> keep, CancellationToken ct)
     {

@@ -94,6 +94,15 @@ internal sealed class GatewayProcess : IAsyncDisposable
     /// <summary>Open descriptors of the gateway process.</summary>
     public int OpenDescriptors() => Directory.EnumerateFileSystemEntries($"/proc/{Pid}/fd").Count();
 
+    /// <summary>User plus system CPU time of a process so far (<c>/proc/PID/stat</c>, clock ticks of 10 ms).</summary>
+    public static TimeSpan CpuTime(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromMilliseconds(ticks * 10);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

@@ -23,6 +23,7 @@ public sealed class RouterFrontend : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly IConnectionListenerFactory _transport;
     private readonly SocketListenerFactory? _ownTransport;
+    private readonly DescriptorBudget? _ownDescriptors;
     private readonly ClientAdmission _admission;
     private readonly TimeProvider _time;
     private readonly BackendConnector _connector;
@@ -47,11 +48,12 @@ public sealed class RouterFrontend : IAsyncDisposable
         _logger = loggerFactory.CreateLogger<RouterFrontend>();
         var time = timeProvider ?? TimeProvider.System;
         _time = time;
-        _transport = transport ?? (_ownTransport = new SocketListenerFactory(loggerFactory, time));
+        descriptors ??= _ownDescriptors = new DescriptorBudget(time: time);
+        _transport = transport ?? (_ownTransport = new SocketListenerFactory(loggerFactory, time, descriptors));
         _connector = new BackendConnector(loggerFactory);
 
         // A router client holds its own socket only; the backend connections are shared.
-        _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 1, descriptors ?? new DescriptorBudget(time: time));
+        _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 1, descriptors);
         _dispatcher = new RouterDispatcher(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.Router"), time);
         _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time)
         {
@@ -122,5 +124,6 @@ public sealed class RouterFrontend : IAsyncDisposable
         await _dispatcher.DisposeAsync();
         _connector.Dispose();
         _ownTransport?.Dispose();
+        _ownDescriptors?.Dispose();
     }
 }

@@ -25,6 +25,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly IConnectionListenerFactory _transport;
     private readonly SocketListenerFactory? _ownTransport;
+    private readonly DescriptorBudget? _ownDescriptors;
     private readonly BackendConnector _connector;
     private readonly ClientAdmission _admission;
     private readonly TimeProvider _time;
@@ -53,11 +54,12 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         _logger = loggerFactory.CreateLogger<ShardPortManager>();
         _bindAddress = IPAddress.Parse(options.BindAddress);
         _time = timeProvider ?? TimeProvider.System;
-        _transport = transport ?? (_ownTransport = new SocketListenerFactory(loggerFactory, _time));
+        descriptors ??= _ownDescriptors = new DescriptorBudget(time: _time);
+        _transport = transport ?? (_ownTransport = new SocketListenerFactory(loggerFactory, _time, descriptors));
         _connector = new BackendConnector(loggerFactory);
 
         // A shard-port client brings its own backend connection: two descriptors each.
-        _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 2, descriptors ?? new DescriptorBudget(time: _time));
+        _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 2, descriptors);
         _context = new ShardPortContext(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.ShardSession"), _time, PortOf);
     }
 
@@ -244,6 +246,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
 
         _connector.Dispose();
         _ownTransport?.Dispose();
+        _ownDescriptors?.Dispose();
         _stopping.Dispose();
     }
 

@@ -1,0 +1,68 @@
+using ClusterGate.Core.Transport;
+using Microsoft.Extensions.Time.Testing;
+using Xunit;
+
+namespace ClusterGate.Core.UnitTests.Transport;
+
+public sealed class DescriptorBudgetTests
+{
+    [Fact]
+    public void TryTake_UpToTheReserve_AdmitsThenRefuses()
+    {
+        var time = new FakeTimeProvider();
+        using var budget = new DescriptorBudget(reserve: 10, time, countOpen: () => 50, readLimit: () => 100);
+
+        // 100 - 50 in use - 10 reserve = 40 left: 20 clients of 2.
+        var admitted = 0;
+        while (budget.TryTake(2))
+        {
+            admitted++;
+        }
+
+        Assert.Equal(20, admitted);
+        budget.Return(2);
+        Assert.True(budget.TryTake(2));
+        Assert.False(budget.TryTake(1));
+    }
+
+    [Fact]
+    public void TryTake_LimitLoweredAtRunTime_FollowsItWithinASecond()
+    {
+        var time = new FakeTimeProvider();
+        long limit = 1000;
+        using var budget = new DescriptorBudget(reserve: 10, time, countOpen: () => 50, readLimit: () => limit);
+        Assert.True(budget.TryTake(1));
+
+        limit = 60;
+        Assert.True(budget.TryTake(1));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(budget.TryTake(1));
+        Assert.Equal(60, budget.Limit);
+    }
+
+    [Fact]
+    public void Recount_CountUnavailable_KeepsTheLastKnownValues()
+    {
+        var time = new FakeTimeProvider();
+        long? open = 50;
+        long? limit = 100;
+        using var budget = new DescriptorBudget(reserve: 10, time, countOpen: () => open, readLimit: () => limit);
+        var before = budget.InUse;
+
+        // Out of descriptors, /proc/self/fd cannot even be listed: what was known stays.
+        open = null;
+        limit = null;
+        budget.Recount();
+        Assert.Equal(before, budget.InUse);
+        Assert.Equal(100, budget.Limit);
+    }
+
+    [Fact]
+    public void OnExhausted_SparesHeld_GivesThemBackAndCountsIt()
+    {
+        var time = new FakeTimeProvider();
+        using var budget = new DescriptorBudget(reserve: 10, time, countOpen: () => 50, readLimit: () => 100_000);
+        budget.OnExhausted();
+        Assert.Equal(1, budget.Exhaustions);
+    }
+}
