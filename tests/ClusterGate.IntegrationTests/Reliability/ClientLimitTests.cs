@@ -99,9 +99,10 @@ public sealed class ClientLimitTests(RedisClusterFixture fixture, ITestOutputHel
         await using var good = await RespClient.ConnectAsync(gateway.RouterPort, cts.Token);
         Assert.True((await good.CallAsync(ReplyBound, cts.Token, "SET", "limits:lowered", "v")).IsOk);
 
-        // An operator (or a leak elsewhere) leaves no descriptor free: accepts fail with EMFILE, and the runtime
+        // An operator (or a leak elsewhere) sets the limit below what the process holds: accepts fail with EMFILE, and the runtime
         // itself needs descriptors (the GC reads /proc/meminfo): without spares to give back, .NET dies here.
-        await PrlimitAsync(gateway.Pid, gateway.OpenDescriptors(), cts.Token);
+        await PrlimitAsync(gateway.Pid, gateway.OpenDescriptors() - 5, cts.Token);
+        await Task.Delay(TimeSpan.FromSeconds(1.5), cts.Token);
         var cpuBefore = GatewayProcess.CpuTime(gateway.Pid);
         for (var i = 0; i < 5; i++)
         {
