@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Topology;
 
 namespace ClusterGate.FailoverLag;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Topology;
 using ClusterGate.FailoverLag;
 using Spectre.Console;

@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Text;
+using ClusterGate.Core.Backends.InFlight;
 using ClusterGate.Core.Resp;
 
-namespace ClusterGate.Core.Frontends.ShardPorts;
+namespace ClusterGate.Core.Backends;
 
 /// <summary>
 /// The connection state a client built on its backend connection (AUTH, HELLO, SELECT, CLIENT
@@ -10,7 +11,7 @@ namespace ClusterGate.Core.Frontends.ShardPorts;
 /// Redis accepted is replayed on the next master. Touched by the pump, and by the client loop only
 /// while the pump has no backend.
 /// </summary>
-internal sealed class SessionState
+internal sealed class ConnectionState
 {
     private readonly Lock _gate = new();
     private readonly HashSet<string> _channels = new(StringComparer.Ordinal);
@@ -160,15 +161,18 @@ internal sealed class SessionState
         }
     }
 
-    /// <summary>The commands that rebuild this state on a new backend connection, in order.</summary>
-    public List<(byte[] Bytes, CommandKind Kind, int Replies)> ReplayCommands(ShardPortOptions options)
+    /// <summary>
+    /// The commands that rebuild this state on a new backend connection, in order; the gateway's own credentials
+    /// (<paramref name="user"/>, <paramref name="password"/>) when the client did not authenticate itself.
+    /// </summary>
+    public List<(byte[] Bytes, CommandKind Kind, int Replies)> ReplayCommands(string? user, string? password)
     {
         var commands = new List<(byte[], CommandKind, int)>();
         lock (_gate)
         {
-            if (_hello is null && _auth is null && options.Password is { } password)
+            if (_hello is null && _auth is null && password is not null)
             {
-                commands.Add((Encode(options.User is { } user ? ["AUTH", user, password] : ["AUTH", password]), CommandKind.Auth, 1));
+                commands.Add((Encode(user is not null ? ["AUTH", user, password] : ["AUTH", password]), CommandKind.Auth, 1));
             }
 
             if (_auth is not null)

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using ClusterGate.Core.Resp;
-using ClusterGate.Core.Topology;
 
 namespace ClusterGate.Core.Backends;
 

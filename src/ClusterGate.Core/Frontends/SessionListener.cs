@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using ClusterGate.Core.Observability;
+using ClusterGate.Core.Resp;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 

@@ -5,7 +5,7 @@ namespace ClusterGate.Core.Routing;
 /// <summary>Redis Cluster key hashing: CRC16/XMODEM of the key (or of its <c>{tag}</c>) modulo 16384.</summary>
 public static class HashSlot
 {
-    public const int SlotCount = 16384;
+    public const int SlotCount = Topology.TopologySnapshot.SlotCount;
 
     private const int SlotMask = SlotCount - 1;
 

@@ -1,3 +1,5 @@
+using ClusterGate.Core.Backends;
+
 namespace ClusterGate.Core.Topology;
 
 /// <summary>Flags of one line of <c>CLUSTER NODES</c>.</summary>
@@ -33,12 +35,6 @@ public readonly record struct SlotRange(int Start, int End)
 /// <see cref="Importing"/> false) or on the target (<c>[slot-&lt;-source]</c>, <see cref="Importing"/> true).
 /// </summary>
 public readonly record struct SlotMigration(int Slot, bool Importing, string PeerId);
-
-/// <summary>A network endpoint as the cluster announces it (before any address map is applied).</summary>
-public readonly record struct NodeEndpoint(string Host, int Port)
-{
-    public override string ToString() => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
-}
 
 /// <summary>One line of <c>CLUSTER NODES</c>.</summary>
 public sealed record ClusterNodeInfo

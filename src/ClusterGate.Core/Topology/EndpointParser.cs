@@ -1,4 +1,5 @@
 using System.Globalization;
+using ClusterGate.Core.Backends;
 
 namespace ClusterGate.Core.Topology;
 

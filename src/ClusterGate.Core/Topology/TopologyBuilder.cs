@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using ClusterGate.Core.Backends;
 
 namespace ClusterGate.Core.Topology;
 
@@ -95,8 +96,8 @@ public sealed class TopologyBuilder
         }
 
         // Slot ownership: per slot, the claim with the highest config epoch.
-        var slotOwner = new string?[Routing.HashSlot.SlotCount];
-        var slotEpoch = new long[Routing.HashSlot.SlotCount];
+        var slotOwner = new string?[TopologySnapshot.SlotCount];
+        var slotEpoch = new long[TopologySnapshot.SlotCount];
         Array.Fill(slotEpoch, -1);
         foreach (var view in answered)
         {

@@ -1,3 +1,4 @@
+using ClusterGate.Core.Backends;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,3 +1,5 @@
+using ClusterGate.Core.Backends;
+
 namespace ClusterGate.Core.Topology;
 
 /// <summary>How the cluster is discovered and followed.</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
+using ClusterGate.Core.Backends;
 
 namespace ClusterGate.Core.Topology;
 
@@ -70,6 +71,9 @@ public sealed record ShardGroup
 /// </summary>
 public sealed class TopologySnapshot
 {
+    /// <summary>Hash slots of a Redis Cluster.</summary>
+    public const int SlotCount = 16384;
+
     private readonly ShardGroup?[] _slotOwners;
     private readonly FrozenDictionary<string, ShardGroup> _groupByNodeId;
     private readonly FrozenDictionary<NodeEndpoint, ShardGroup> _groupByAnnounced;
@@ -81,7 +85,7 @@ public sealed class TopologySnapshot
         Groups = groups;
         Nodes = nodes;
         Migrations = migrations;
-        _slotOwners = new ShardGroup?[Routing.HashSlot.SlotCount];
+        _slotOwners = new ShardGroup?[SlotCount];
         var byNode = new Dictionary<string, ShardGroup>(StringComparer.Ordinal);
         var byAddress = new Dictionary<NodeEndpoint, ShardGroup>();
         foreach (var group in groups)

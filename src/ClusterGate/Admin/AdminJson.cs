@@ -2,9 +2,10 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using ClusterGate.Cli;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
+using ClusterGate.Json;
 
 namespace ClusterGate.Admin;
 
@@ -45,7 +46,7 @@ internal static class AdminJson
     public static byte[] Topology(TopologySnapshot snapshot)
     {
         using var stream = new MemoryStream();
-        TopologyCommand.WriteJson(stream, snapshot);
+        TopologyJson.Write(stream, snapshot);
         return stream.ToArray();
     }
 

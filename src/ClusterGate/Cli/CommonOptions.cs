@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Topology;
 
 namespace ClusterGate.Cli;

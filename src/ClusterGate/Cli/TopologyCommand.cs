@@ -1,6 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Topology;
+using ClusterGate.Json;
 
 namespace ClusterGate.Cli;
 
@@ -56,7 +57,7 @@ internal static class TopologyCommand
         if (json)
         {
             await using var stdout = Console.OpenStandardOutput();
-            WriteJson(stdout, snapshot);
+            TopologyJson.Write(stdout, snapshot);
             await stdout.WriteAsync("\n"u8.ToArray(), cancellationToken);
         }
         else
@@ -90,59 +91,5 @@ internal static class TopologyCommand
         }
 
         return text.ToString();
-    }
-
-    internal static void WriteJson(Stream output, TopologySnapshot snapshot)
-    {
-        using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
-        writer.WriteStartObject();
-        writer.WriteStartArray("groups");
-        foreach (var group in snapshot.Groups)
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber("id", group.Id);
-            writer.WritePropertyName("master");
-            if (group.Master is { } master)
-            {
-                WriteNode(writer, master);
-            }
-            else
-            {
-                writer.WriteNullValue();
-            }
-
-            writer.WriteStartArray("replicas");
-            foreach (var replica in group.Replicas)
-            {
-                WriteNode(writer, replica);
-            }
-
-            writer.WriteEndArray();
-            writer.WriteStartArray("slots");
-            foreach (var range in group.Slots)
-            {
-                writer.WriteStartArray();
-                writer.WriteNumberValue(range.Start);
-                writer.WriteNumberValue(range.End);
-                writer.WriteEndArray();
-            }
-
-            writer.WriteEndArray();
-            writer.WriteBoolean("confirmed", group.MasterConfirmed);
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-    }
-
-    private static void WriteNode(Utf8JsonWriter writer, NodeState node)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("id", node.Id);
-        writer.WriteString("host", node.Announced.Host);
-        writer.WriteNumber("port", node.Announced.Port);
-        writer.WriteBoolean("down", node.IsDown);
-        writer.WriteEndObject();
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
 

@@ -1,3 +1,4 @@
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Topology;
 using Xunit;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.Router;
 using ClusterGate.Core.Topology;
 using ClusterGate.IntegrationTests.Infrastructure;

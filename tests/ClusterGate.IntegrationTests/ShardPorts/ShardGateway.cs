@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
 using ClusterGate.IntegrationTests.Infrastructure;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Topology;
 using ClusterGate.IntegrationTests.Infrastructure;
 using Xunit;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Topology;
 using ClusterGate.IntegrationTests.Infrastructure;
 using Xunit;

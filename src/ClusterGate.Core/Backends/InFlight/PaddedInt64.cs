@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace ClusterGate.Core.Frontends.ShardPorts;
+namespace ClusterGate.Core.Backends.InFlight;
 
 /// <summary>
 /// A counter alone on its cache line. The client loop and the pump run on different cores: a field one

@@ -1,4 +1,4 @@
-namespace ClusterGate.Core.Frontends.ShardPorts;
+namespace ClusterGate.Core.Backends.InFlight;
 
 /// <summary>What the relay must do with a command's reply besides forwarding it.</summary>
 internal enum CommandKind : byte

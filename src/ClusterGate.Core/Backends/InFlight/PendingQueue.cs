@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace ClusterGate.Core.Frontends.ShardPorts;
+namespace ClusterGate.Core.Backends.InFlight;
 
 /// <summary>
 /// The session's reply order: commands in the order they were sent. Single producer (the holder of

@@ -1,4 +1,4 @@
-namespace ClusterGate.Core.Frontends.ShardPorts;
+namespace ClusterGate.Core.Backends.InFlight;
 
 /// <summary>
 /// The session's log of request copies kept for a resend or a state replay: a byte ring filled in

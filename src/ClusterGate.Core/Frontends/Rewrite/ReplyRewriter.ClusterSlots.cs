@@ -1,3 +1,4 @@
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Topology;
 

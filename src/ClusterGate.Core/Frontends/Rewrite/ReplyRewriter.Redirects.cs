@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Topology;
 
 namespace ClusterGate.Core.Frontends.Rewrite;

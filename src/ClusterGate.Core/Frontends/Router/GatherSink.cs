@@ -1,5 +1,5 @@
 using System.Buffers;
-
+using ClusterGate.Core.Resp;
 namespace ClusterGate.Core.Frontends.Router;
 
 /// <summary>
@@ -36,7 +36,7 @@ internal sealed class GatherSink
             }
             catch (Exception ex) when (ex is InvalidDataException or FormatException or InvalidOperationException)
             {
-                combined = System.Text.Encoding.UTF8.GetBytes($"-ERR ClusterGate could not merge the replies: {ex.Message}\r\n");
+                combined = GatewayReplies.MergeFailed(ex.Message);
             }
 
             _slot.SetReply(new ReadOnlySequence<byte>(combined));

@@ -1,5 +1,5 @@
 using System.Buffers;
-
+using ClusterGate.Core.Backends.InFlight;
 namespace ClusterGate.Core.Frontends.Router;
 
 /// <summary>Where the reply of a routed command goes: a client's reply slot, or one part of a split command.</summary>

@@ -60,7 +60,7 @@ internal static partial class RouterCommands
     {
         if (nodes.Count == 0)
         {
-            slot.SetReply(Error("CLUSTERDOWN no master is reachable (ClusterGate)"));
+            slot.SetReply(GatewayReplies.NoMasterAnywhere);
             return;
         }
 
@@ -122,7 +122,7 @@ internal static partial class RouterCommands
     private static byte[] AllOk(byte[][] parts)
     {
         _ = Values(parts, out var error);
-        return error ?? Ok;
+        return error ?? GatewayReplies.Ok;
     }
 
     private static byte[] FirstIfAllEqual(byte[][] parts)
@@ -133,7 +133,7 @@ internal static partial class RouterCommands
             return error;
         }
 
-        return values.All(v => v.Equals(values[0])) ? parts[0] : Error("ERR the masters answered differently (ClusterGate)");
+        return values.All(v => v.Equals(values[0])) ? parts[0] : GatewayReplies.MastersDisagree;
     }
 
     private static byte[] AndIntegerArrays(byte[][] parts)
@@ -219,7 +219,7 @@ internal static partial class RouterCommands
         const ulong MaxNodeCursor = (1UL << (63 - GroupBits - TagBits)) - 1;
         if (!ulong.TryParse(request.ArgumentToString(1), NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
         {
-            slot.SetReply(Error("ERR invalid cursor"));
+            slot.SetReply(GatewayReplies.InvalidCursor);
             return;
         }
 
@@ -230,8 +230,8 @@ internal static partial class RouterCommands
         if (groups.Count == 0 || groups[^1].Id > (int)GroupMask)
         {
             slot.SetReply(groups.Count == 0
-                ? Error("CLUSTERDOWN no master is reachable (ClusterGate)")
-                : Error("ERR the cluster has shard group ids above what a SCAN cursor of the router can carry (ClusterGate)"));
+                ? GatewayReplies.NoMasterAnywhere
+                : GatewayReplies.TooManyGroupsForScan);
             return;
         }
 
@@ -248,7 +248,7 @@ internal static partial class RouterCommands
         var group = groups[index];
         if ((group.RoutableMaster ?? group.Master) is not { } master)
         {
-            slot.SetReply(Error($"CLUSTERDOWN shard group {group.Id} has no master (ClusterGate)"));
+            slot.SetReply(GatewayReplies.NoMaster($"shard group {group.Id}", TimeSpan.Zero));
             return;
         }
 
@@ -282,7 +282,7 @@ internal static partial class RouterCommands
             var next = ulong.Parse(values[0].Items[0].AsString(), CultureInfo.InvariantCulture);
             if (next > MaxNodeCursor)
             {
-                return Error("ERR a master's SCAN cursor is too large for the router's cursor (ClusterGate)");
+                return GatewayReplies.ScanCursorTooLarge;
             }
 
             var combined = next != 0 ? (next << (GroupBits + TagBits)) | pageTag : nextGroupId;

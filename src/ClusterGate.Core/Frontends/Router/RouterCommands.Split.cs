@@ -119,7 +119,7 @@ internal static partial class RouterCommands
         if (firstError is not null)
         {
             // The first failing part's error, and how much of the command it affects.
-            return Error($"{firstError.AsString()} (ClusterGate: {failed} of {parts.Length} per-slot parts failed or were not run{(kind == SplitKind.Pairs && failed < parts.Length ? "; the other parts' keys were set" : string.Empty)})");
+            return GatewayReplies.PartsFailed(firstError.AsString(), failed, parts.Length, othersWritten: kind == SplitKind.Pairs && failed < parts.Length);
         }
 
         var writer = new ArrayBufferWriter<byte>();
@@ -170,7 +170,7 @@ internal static partial class RouterCommands
 
             if (kind == SplitKind.Pairs)
             {
-                if (!part.AsSpan().SequenceEqual(Ok))
+                if (!part.AsSpan().SequenceEqual(GatewayReplies.Ok))
                 {
                     return false;
                 }
@@ -185,7 +185,7 @@ internal static partial class RouterCommands
             }
         }
 
-        merged = kind == SplitKind.Pairs ? Ok : System.Text.Encoding.ASCII.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $":{sum}\r\n"));
+        merged = kind == SplitKind.Pairs ? GatewayReplies.Ok : System.Text.Encoding.ASCII.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $":{sum}\r\n"));
         return true;
     }
 }

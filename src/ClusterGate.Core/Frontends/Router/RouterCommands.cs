@@ -12,11 +12,6 @@ namespace ClusterGate.Core.Frontends.Router;
 /// </summary>
 internal static partial class RouterCommands
 {
-    private static readonly byte[] Pong = "+PONG\r\n"u8.ToArray();
-    private static readonly byte[] Ok = "+OK\r\n"u8.ToArray();
-    private static readonly byte[] ResetReply = "+RESET\r\n"u8.ToArray();
-    private static readonly byte[] CrossSlot = "-CROSSSLOT Keys in request don't hash to the same slot\r\n"u8.ToArray();
-
     /// <summary>Handles one command; true when the session must stop reading (QUIT).</summary>
     public static bool Execute(RouterSession session, RespRequest request)
     {
@@ -30,26 +25,26 @@ internal static partial class RouterCommands
         var spec = context.Commands.Find(request);
         if (spec is null)
         {
-            slot.SetReply(Error($"ERR unknown command '{Truncate(request.ArgumentToString(0))}', with args beginning with: {ArgsPreview(request)}"));
+            slot.SetReply(GatewayReplies.UnknownCommand(Truncate(request.ArgumentToString(0)), ArgsPreview(request)));
             return false;
         }
 
         if (spec.Arity > 0 ? request.Count != spec.Arity : request.Count < -spec.Arity)
         {
-            slot.SetReply(Error($"ERR wrong number of arguments for '{spec.Name}' command"));
+            slot.SetReply(GatewayReplies.WrongArity(spec.Name));
             return false;
         }
 
         if (spec.Name is "mset" or "msetnx" && (request.Count - 1) % 2 != 0)
         {
-            slot.SetReply(Error($"ERR wrong number of arguments for '{spec.Name}' command"));
+            slot.SetReply(GatewayReplies.WrongArity(spec.Name));
             return false;
         }
 
         if (spec.Name is "wait" or "waitaof")
         {
             // On a shared connection it would wait for other clients' writes and stall them meanwhile.
-            slot.SetReply(Error($"ERR '{spec.Name}' counts the replicas of this connection's writes, which the router's shared connections cannot do; use a shard port (ClusterGate)"));
+            slot.SetReply(GatewayReplies.RefusedOnSharedConnection(spec.Name, "counts the replicas of this connection's writes, which the router's shared connections cannot do; use a shard port"));
             return false;
         }
 
@@ -61,13 +56,13 @@ internal static partial class RouterCommands
         if (spec.HasFlag(CommandSpecFlags.Blocking))
         {
             // A blocked command would stall every client sharing the connection.
-            slot.SetReply(Error($"ERR '{spec.Name}' blocks, which the router's shared connections cannot do; use a shard port for blocking commands (ClusterGate)"));
+            slot.SetReply(GatewayReplies.RefusedOnSharedConnection(spec.Name, "blocks, which the router's shared connections cannot do; use a shard port for blocking commands"));
             return false;
         }
 
         if (!KeyFinder.TryGetSlot(request, spec, out var hashSlot, out var crossSlot, out var keyless))
         {
-            slot.SetReply(Error($"ERR ClusterGate cannot find the keys of '{spec.Name}' in this request"));
+            slot.SetReply(GatewayReplies.KeysNotFound(spec.Name));
             return false;
         }
 
@@ -76,7 +71,7 @@ internal static partial class RouterCommands
         {
             if (!TrySplit(session, request, spec, slot))
             {
-                slot.SetReply(CrossSlot);
+                slot.SetReply(GatewayReplies.CrossSlot);
             }
 
             return false;
@@ -124,7 +119,7 @@ internal static partial class RouterCommands
             case 4 when request.ArgumentEquals(0, "PING"u8):
                 if (args == 0)
                 {
-                    slot.SetReply(Pong);
+                    slot.SetReply(GatewayReplies.Pong);
                 }
                 else
                 {
@@ -137,7 +132,7 @@ internal static partial class RouterCommands
                 return true;
             case 4 when request.ArgumentEquals(0, "QUIT"u8):
                 slot.CloseAfter = true;
-                slot.SetReply(Ok);
+                slot.SetReply(GatewayReplies.Ok);
                 stop = true;
                 return true;
             case 4 when request.ArgumentEquals(0, "AUTH"u8):
@@ -145,21 +140,21 @@ internal static partial class RouterCommands
                 return true;
             case 5 when request.ArgumentEquals(0, "RESET"u8):
                 session.ClientName = null;
-                slot.SetReply(ResetReply);
+                slot.SetReply(GatewayReplies.Reset);
                 return true;
             case 5 when request.ArgumentEquals(0, "HELLO"u8):
                 slot.SetReply(Hello(session, request));
                 return true;
             case 6 when request.ArgumentEquals(0, "SELECT"u8) && args == 1:
                 slot.SetReply(request.TryGetArgumentInt64(1, out var db) && db == 0
-                    ? Ok
-                    : Error("ERR the router serves a Redis Cluster, which has only database 0 (ClusterGate)"));
+                    ? GatewayReplies.Ok
+                    : GatewayReplies.SelectNotZero);
                 return true;
             case 6 when request.ArgumentEquals(0, "CLIENT"u8) && args >= 1:
                 return TryClient(session, request, slot);
             case 7 when request.ArgumentEquals(0, "CLUSTER"u8):
                 // What a server with cluster mode off answers, so clients treat the router as standalone.
-                slot.SetReply(Error("ERR This instance has cluster support disabled"));
+                slot.SetReply(GatewayReplies.ClusterSupportDisabled);
                 return true;
             case 5 when request.ArgumentEquals(0, "MULTI"u8) || request.ArgumentEquals(0, "WATCH"u8):
             case 4 when request.ArgumentEquals(0, "EXEC"u8):
@@ -168,7 +163,7 @@ internal static partial class RouterCommands
             case 10 when request.ArgumentEquals(0, "PSUBSCRIBE"u8) || request.ArgumentEquals(0, "SSUBSCRIBE"u8):
             case 11 when request.ArgumentEquals(0, "UNSUBSCRIBE"u8):
             case 12 when request.ArgumentEquals(0, "PUNSUBSCRIBE"u8) || request.ArgumentEquals(0, "SUNSUBSCRIBE"u8):
-                slot.SetReply(Error($"ERR '{request.ArgumentToString(0).ToUpperInvariant()}' needs a connection of its own, which the router does not give yet; use a shard port (ClusterGate)"));
+                slot.SetReply(GatewayReplies.RefusedOnSharedConnection(request.ArgumentToString(0).ToUpperInvariant(), "needs a connection of its own, which the router does not give yet; use a shard port"));
                 return true;
         }
 
@@ -180,11 +175,11 @@ internal static partial class RouterCommands
         var password = session.Context.Options.Password;
         if (password is null)
         {
-            return Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+            return GatewayReplies.AuthWithoutPassword;
         }
 
         var given = request.ArgumentToString(request.Count - 1);
-        return given == password ? Ok : Error("WRONGPASS invalid username-password pair or user is disabled.");
+        return given == password ? GatewayReplies.Ok : GatewayReplies.WrongPass;
     }
 
     private static byte[] Hello(RouterSession session, RespRequest request)
@@ -192,8 +187,8 @@ internal static partial class RouterCommands
         if (request.Count > 1 && !(request.TryGetArgumentInt64(1, out var protocol) && protocol == 2))
         {
             return request.TryGetArgumentInt64(1, out var p) && p == 3
-                ? Error("NOPROTO the router speaks RESP2 only (its backend connections are shared); use a shard port for RESP3 (ClusterGate)")
-                : Error("NOPROTO unsupported protocol version");
+                ? GatewayReplies.Error("NOPROTO the router speaks RESP2 only (its backend connections are shared); use a shard port for RESP3 (ClusterGate)")
+                : GatewayReplies.NoProto;
         }
 
         var writer = new ArrayBufferWriter<byte>();
@@ -220,13 +215,13 @@ internal static partial class RouterCommands
         if (request.ArgumentEquals(1, "SETNAME"u8) && request.Count == 3)
         {
             session.ClientName = request.ArgumentToString(2);
-            slot.SetReply(Ok);
+            slot.SetReply(GatewayReplies.Ok);
             return true;
         }
 
         if (request.ArgumentEquals(1, "GETNAME"u8))
         {
-            slot.SetReply(session.ClientName is null ? "$-1\r\n"u8.ToArray() : Bulk(session.ClientName));
+            slot.SetReply(session.ClientName is null ? GatewayReplies.NullBulk : Bulk(session.ClientName));
             return true;
         }
 
@@ -251,11 +246,11 @@ internal static partial class RouterCommands
         // CLIENT SETINFO and other connection-level settings: accepted, the gateway owns the connections.
         if (request.ArgumentEquals(1, "SETINFO"u8) || request.ArgumentEquals(1, "NO-EVICT"u8) || request.ArgumentEquals(1, "NO-TOUCH"u8) || request.ArgumentEquals(1, "REPLY"u8))
         {
-            slot.SetReply(request.ArgumentEquals(1, "REPLY"u8) ? Error("ERR CLIENT REPLY is not supported by the router (ClusterGate)") : Ok);
+            slot.SetReply(request.ArgumentEquals(1, "REPLY"u8) ? GatewayReplies.ClientSubcommandNotSupported("REPLY") : GatewayReplies.Ok);
             return true;
         }
 
-        slot.SetReply(Error($"ERR CLIENT {request.ArgumentToString(1).ToUpperInvariant()} is not supported by the router (ClusterGate)"));
+        slot.SetReply(GatewayReplies.ClientSubcommandNotSupported(request.ArgumentToString(1).ToUpperInvariant()));
         return true;
     }
 
@@ -273,8 +268,6 @@ internal static partial class RouterCommands
     }
 
     // ------------------------------------------------------------ helpers
-
-    internal static byte[] Error(string message) => Encoding.UTF8.GetBytes("-" + message.Replace('\r', ' ').Replace('\n', ' ') + "\r\n");
 
     internal static byte[] Bulk(string text) => Bulk(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(text)));
 

@@ -4,6 +4,8 @@ using System.Text;
 using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.Rewrite;
 using ClusterGate.Core.Frontends.ShardPorts;
+using ClusterGate.Core.Resp;
+using ClusterGate.Core.Routing;
 using ClusterGate.Core.Topology;
 using Microsoft.Extensions.Logging;
 
@@ -257,7 +259,7 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             return;
         }
 
-        switch (ReplyInspector.ClassifyError(frame))
+        switch (ReplyErrors.Classify(frame))
         {
             case ErrorKind.Moved:
             case ErrorKind.Ask:
@@ -414,13 +416,13 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
             RouterLog.ConnectionLost(_logger, connection.Node.Connect.ToString(), inFlight.Count, reason);
         }
 
-        var unknown = ShardReplies.OutcomeUnknown(connection.Node.Connect);
+        var unknown = GatewayReplies.OutcomeUnknown(connection.Node.Connect.ToString());
         if (connection.Stalled && inFlight.Count > 0)
         {
             // The command the server never answered: sending it again would stall the next connection too.
             var head = inFlight[0];
             inFlight.RemoveAt(0);
-            head.Sink.Complete(head, new ReadOnlySequence<byte>(ShardReplies.NoReply(connection.Node.Connect, _options.ReplyTimeout)));
+            head.Sink.Complete(head, new ReadOnlySequence<byte>(GatewayReplies.NoReply(connection.Node.Connect.ToString(), _options.ReplyTimeout)));
         }
 
         foreach (var request in inFlight)
@@ -594,8 +596,8 @@ internal sealed partial class RouterDispatcher : IAsyncDisposable
         }
     }
 
-    private static byte[] NoMaster(int slot, TimeSpan hold) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
-        $"-CLUSTERDOWN no master serves slot {slot} after waiting {hold.TotalMilliseconds:0} ms (ClusterGate)\r\n"));
+    private static byte[] NoMaster(int slot, TimeSpan hold) =>
+        GatewayReplies.NoMaster(slot >= 0 ? string.Create(CultureInfo.InvariantCulture, $"slot {slot}") : "the chosen shard group", hold);
 
     public async ValueTask DisposeAsync()
     {

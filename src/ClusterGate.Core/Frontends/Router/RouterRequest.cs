@@ -1,4 +1,5 @@
 using System.Buffers;
+using ClusterGate.Core.Backends.InFlight;
 using ClusterGate.Core.Topology;
 
 namespace ClusterGate.Core.Frontends.Router;
@@ -88,27 +89,6 @@ internal sealed class RouterRequest
         {
             PooledBytes.Give(_buffer);
             _buffer = null;
-        }
-    }
-}
-
-/// <summary>
-/// Buffers for commands and replies held by the router: small ones (the common case) are plain
-/// short-lived arrays, which cost less than the shared pool's thread-local lookups on every command;
-/// big ones come from the shared pool so large values do not churn the large object heap.
-/// </summary>
-internal static class PooledBytes
-{
-    private const int PoolFrom = 1024;
-
-    public static byte[] Take(int length) =>
-        length < PoolFrom ? GC.AllocateUninitializedArray<byte>(length) : ArrayPool<byte>.Shared.Rent(length);
-
-    public static void Give(byte[] buffer)
-    {
-        if (buffer.Length >= PoolFrom)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

@@ -649,7 +649,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
             RouterLog.ProtocolError(_context.Logger, Id, error ?? "?");
             var slot = NewSlot();
             slot.CloseAfter = true;
-            slot.SetReply(System.Text.Encoding.UTF8.GetBytes($"-ERR {error}\r\n"));
+            slot.SetReply(GatewayReplies.ProtocolError(error ?? "Protocol error"));
             stop = true;
             return false;
         }

@@ -4,8 +4,10 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using ClusterGate.Core.Backends;
+using ClusterGate.Core.Backends.InFlight;
 using ClusterGate.Core.Frontends.Rewrite;
 using ClusterGate.Core.Resp;
+using ClusterGate.Core.Routing;
 using ClusterGate.Core.Routing.Commands;
 using ClusterGate.Core.Topology;
 using Microsoft.AspNetCore.Connections;
@@ -27,8 +29,6 @@ namespace ClusterGate.Core.Frontends.ShardPorts;
 /// </remarks>
 internal sealed class ShardSession : IClientSession, IDisposable
 {
-    private static readonly byte[] ProtocolErrorPrefix = "-ERR "u8.ToArray();
-
     private readonly ConnectionContext _client;
     private readonly ShardPortContext _context;
     private readonly int _groupId;
@@ -38,7 +38,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
     private readonly PendingQueue _pending = new();
     private readonly RequestArena _arena = new();
     private readonly RespRequest _request = new();
-    private readonly SessionState _state = new();
+    private readonly ConnectionState _state = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _aborted = new();
     private BackendConnection? _backend;
@@ -357,7 +357,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
                 {
                     // Like Redis: answer the protocol error, then close once earlier replies are out.
                     ShardSessionLog.ProtocolError(_logger, Id, error ?? "?");
-                    EnqueueLocal(Concat(ProtocolErrorPrefix, error ?? "Protocol error"));
+                    EnqueueLocal(GatewayReplies.ProtocolError(error ?? "Protocol error"));
                     processed = reader.Consumed;
                     return new(wroteBackend, WroteLocal: true, MoreCompleteFrames: false, Stop: true);
                 }
@@ -437,9 +437,9 @@ internal sealed class ShardSession : IClientSession, IDisposable
         {
             EnqueueLocal(kind switch
             {
-                CommandKind.Exec => ShardReplies.ExecAbortedByFailover,
-                CommandKind.Discard => ShardReplies.Ok,
-                _ => ShardReplies.TransactionAbortedByFailover,
+                CommandKind.Exec => GatewayReplies.ExecAbortedByFailover,
+                CommandKind.Discard => GatewayReplies.Ok,
+                _ => GatewayReplies.TransactionLostByFailover,
             });
             if (kind is CommandKind.Exec or CommandKind.Discard)
             {
@@ -451,7 +451,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
 
         if (backend is null)
         {
-            EnqueueLocal(ShardReplies.NoMaster(_groupId, _context.Options.HoldTimeout));
+            EnqueueLocal(NoMaster());
             return Submitted.Local;
         }
 
@@ -940,7 +940,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
     private void HandleFrame(ReadOnlySequence<byte> frame, PipeWriter output, TopologySnapshot snapshot)
     {
         ref var head = ref _pending.PeekHead();
-        if (Unsafe.IsNullRef(ref head) || (_state.Monitoring && !head.IsInternal) || ReplyInspector.IsUnsolicited(frame, _state.HasSubscriptions || IsSubscribeFamily(head.Kind)))
+        if (Unsafe.IsNullRef(ref head) || (_state.Monitoring && !head.IsInternal) || RespPushes.IsUnsolicited(frame, _state.HasSubscriptions || IsSubscribeFamily(head.Kind)))
         {
             Forward(frame, output);
             return;
@@ -986,7 +986,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
 
     private void WriteError(ReadOnlySequence<byte> frame, PipeWriter output, TopologySnapshot snapshot)
     {
-        var kind = ReplyInspector.ClassifyError(frame);
+        var kind = ReplyErrors.Classify(frame);
         if (kind is ErrorKind.Moved or ErrorKind.Ask)
         {
             _context.Monitor.RequestRefresh(kind == ErrorKind.Moved ? "MOVED on a shard port" : "ASK on a shard port");
@@ -1100,7 +1100,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
         _context.Monitor.RequestRefresh($"backend connection to {lost.Endpoint} lost");
         _state.OnBackendLost();
 
-        var outcomeUnknown = ShardReplies.OutcomeUnknown(lost.Endpoint);
+        var outcomeUnknown = GatewayReplies.OutcomeUnknown(lost.Endpoint.ToString());
         var entries = new List<PendingCommand>();
         while (_pending.TryDequeue(out var p))
         {
@@ -1143,7 +1143,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
 
         var acquired = !_clientDone && await AcquireBackendLockedAsync();
         var backend = Volatile.Read(ref _backend);
-        var noMaster = ShardReplies.NoMaster(_groupId, _context.Options.HoldTimeout);
+        var noMaster = NoMaster();
         for (var i = flushedHead; i < entries.Count; i++)
         {
             var p = entries[i];
@@ -1285,7 +1285,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
 
     private void WriteReplay(BackendConnection backend)
     {
-        foreach (var (bytes, kind, replies) in _state.ReplayCommands(_context.Options))
+        foreach (var (bytes, kind, replies) in _state.ReplayCommands(_context.Options.User, _context.Options.Password))
         {
             // The state's arrays are never changed once recorded, so the command points at them.
             _pending.Enqueue(new PendingCommand
@@ -1372,16 +1372,8 @@ internal sealed class ShardSession : IClientSession, IDisposable
         Volatile.Read(ref _backend)?.Input.CancelPendingRead();
     }
 
-    private static byte[] Concat(byte[] prefix, string message)
-    {
-        var text = Encoding.UTF8.GetBytes(message.Replace('\r', ' ').Replace('\n', ' '));
-        var bytes = new byte[prefix.Length + text.Length + 2];
-        prefix.CopyTo(bytes, 0);
-        text.CopyTo(bytes, prefix.Length);
-        bytes[^2] = (byte)'\r';
-        bytes[^1] = (byte)'\n';
-        return bytes;
-    }
+    private byte[] NoMaster() => GatewayReplies.NoMaster(
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"shard group {_groupId}"), _context.Options.HoldTimeout);
 
     public void Dispose()
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.Rewrite;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Topology;
