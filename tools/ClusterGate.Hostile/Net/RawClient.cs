@@ -147,7 +147,8 @@ internal sealed class RawClient : IDisposable
 
     private async Task ReadLoopAsync()
     {
-        var buffer = new byte[16 * 1024];
+        // Small: ten thousand idle clients each keep one reader, and only the first bytes are kept anyway.
+        var buffer = new byte[2 * 1024];
         string ended;
         try
         {

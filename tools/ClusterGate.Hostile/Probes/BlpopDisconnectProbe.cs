@@ -23,10 +23,7 @@ internal sealed class BlpopDisconnectProbe : IProbe
     {
         var options = context.Options;
         var key = context.Key("jobs");
-        using (var control = context.Control())
-        {
-            control.Execute("DEL", key);
-        }
+        var cleared = Control(context, c => c.Execute("DEL", key).ToString());
 
         var blpop = Encoding.UTF8.GetBytes($"*3\r\n$5\r\nBLPOP\r\n${Encoding.UTF8.GetByteCount(key)}\r\n{key}\r\n$1\r\n0\r\n");
         var failures = new ReplyTally();
@@ -55,21 +52,36 @@ internal sealed class BlpopDisconnectProbe : IProbe
         }
 
         await Task.Delay(LeaveWait, ct);
-        using (var control = context.Control())
+        var check = Control(context, control =>
         {
             var pushed = control.Execute("LPUSH", key, "job-1", "job-2", "job-3");
-            await Task.Delay(200, ct);
+            Thread.Sleep(200);
             var length = control.Execute("LLEN", key);
             control.Execute("DEL", key);
-
-            var check = pushed.Kind != RespKind.Integer ? $"LPUSH answered {pushed}"
+            return pushed.Kind != RespKind.Integer ? $"LPUSH answered {pushed}"
                 : length.Kind != RespKind.Integer ? $"LLEN answered {length}"
                 : length.Integer == Jobs ? $"LLEN {Jobs}/{Jobs}: jobs kept"
                 : $"LLEN {length.Integer}/{Jobs}: {Jobs - length.Integer} jobs taken by dead sessions";
-            var outcome = new ProbeOutcome { Reply = $"BLPOP: {blocked.Summary()}\n{check}" };
-            outcome.Details.Add($"{clients.Count} of {Count} BLPOP connections opened{(failures.Entries().Count > 0 ? "; " + failures.Summary() : string.Empty)}; closed after {Durations.Format(BlockWait)}, LPUSH {Durations.Format(LeaveWait)} later");
-            outcome.Details.AddRange(blocked.Samples());
-            return outcome;
+        });
+
+        var outcome = new ProbeOutcome { Reply = $"BLPOP: {blocked.Summary()}\n{check}" };
+        outcome.Details.Add($"{clients.Count} of {Count} BLPOP connections opened{(failures.Entries().Count > 0 ? "; " + failures.Summary() : string.Empty)}; closed after {Durations.Format(BlockWait)}, LPUSH {Durations.Format(LeaveWait)} later");
+        outcome.Details.Add($"DEL {key} before: {cleared}");
+        outcome.Details.AddRange(blocked.Samples());
+        return outcome;
+    }
+
+    /// <summary>Runs <paramref name="use"/> on a new well-behaved connection; a connection that fails says so instead.</summary>
+    private static string Control(ProbeContext context, Func<RespConnection, string> use)
+    {
+        try
+        {
+            using var control = context.Control();
+            return use(control);
+        }
+        catch (RespConnectionException e)
+        {
+            return $"the check's own connection failed: {e.Message}";
         }
     }
 }

@@ -43,7 +43,7 @@ internal sealed class HalfFramesProbe : IProbe
             outcome.Details.Add($"{clients.Count} of {Count} opened{(failures.Entries().Count > 0 ? "; " + failures.Summary() : string.Empty)}");
             if (held is { } h)
             {
-                outcome.Details.Add($"while held: RSS {h.RssMb.ToString("0.0", CultureInfo.InvariantCulture)} MB, {h.Fds} fds");
+                outcome.Details.Add($"while held: RSS {h.RssMb.ToString("0.0", CultureInfo.InvariantCulture)} MB, {h.Fds.ToString("N0", CultureInfo.InvariantCulture)} fds");
             }
 
             outcome.Details.AddRange(tally.Samples());

@@ -14,7 +14,12 @@ internal sealed class IdleClientsProbe : IProbe
     {
         var options = context.Options;
         var failures = new ReplyTally();
-        var clients = await Crowd.OpenAsync(context.Target, options.IdleCount, options.Batch, options.ReplyTimeout, null, failures, () => context.ProcessGone, ct);
+        var clients = await Crowd.OpenAsync(context.Target, options.IdleCount, options.Batch, options.ReplyTimeout, client =>
+        {
+            // Reading costs the target nothing, and shows the refusal text of a target with a client limit.
+            client.StartReading();
+            return Task.CompletedTask;
+        }, failures, () => context.ProcessGone, ct);
         try
         {
             context.Log($"idle-clients: {clients.Count:N0} open, holding {Durations.Format(options.Hold)}");
@@ -23,9 +28,10 @@ internal sealed class IdleClientsProbe : IProbe
             var closed = new ReplyTally();
             foreach (var client in clients)
             {
-                if (client.PeerState() is { } end)
+                var capture = client.Snapshot();
+                if (capture.Ended is not null)
                 {
-                    closed.Add(end, end);
+                    closed.Add(ReplyText.Class(capture, options.Hold), ReplyText.Describe(capture, options.Hold));
                 }
             }
 
@@ -40,7 +46,8 @@ internal sealed class IdleClientsProbe : IProbe
             var outcome = new ProbeOutcome { Reply = reply };
             outcome.Details.Add(held is { } h
                 ? $"while held: RSS {h.RssMb.ToString("0.0", CultureInfo.InvariantCulture)} MB, {n(h.Fds)} fds"
-                : "while held: no --pid, not measured");
+                : $"while held: not measured ({(context.Process.Pid is null ? "no --pid" : "the process is gone")})");
+            outcome.Details.AddRange(closed.Samples());
             return outcome;
         }
         finally

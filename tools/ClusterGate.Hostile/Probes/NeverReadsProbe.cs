@@ -27,13 +27,18 @@ internal sealed class NeverReadsProbe : IProbe
     {
         var options = context.Options;
         var key = context.Key("big");
-        using (var control = context.Control())
+        try
         {
+            using var control = context.Control();
             var set = control.Execute("SET", key, new string('v', options.ValueSize));
             if (set is not { Kind: RespKind.Simple, Line: "OK" })
             {
-                return new ProbeOutcome { Reply = $"setup failed: SET {key} answered {set}" };
+                return new ProbeOutcome { Reply = $"not run: SET {key} answered {set}" };
             }
+        }
+        catch (RespConnectionException e)
+        {
+            return new ProbeOutcome { Reply = $"not run: SET {key} through the port failed: {e.Message}" };
         }
 
         try
