@@ -9,6 +9,12 @@ internal static class ReplyText
     private const int DescribeBytes = 64;
     private const int ClassChars = 48;
 
+    /// <summary>A quote this early is part of the message itself ("-ERR 'blpop' blocks..."), not echoed input.</summary>
+    private const int MinClassHead = 12;
+
+    /// <summary>Bytes shown of the one sample kept per kind, under the table.</summary>
+    public const int SampleBytes = 160;
+
     /// <summary>Printable ASCII as is; \r \n \t \0 and backslash escaped; anything else as \xNN.</summary>
     public static string Escape(ReadOnlySpan<byte> bytes, int max = DescribeBytes)
     {
@@ -31,14 +37,14 @@ internal static class ReplyText
     }
 
     /// <summary>The reply as the table shows it: first bytes (and how the connection ended), "closed", or "no reply in 2s".</summary>
-    public static string Describe(Capture capture, TimeSpan waited)
+    public static string Describe(Capture capture, TimeSpan waited, int max = DescribeBytes)
     {
         if (capture.FirstBytes.Length == 0)
         {
             return capture.Ended ?? NoReply(waited);
         }
 
-        var text = Escape(capture.FirstBytes);
+        var text = Escape(capture.FirstBytes, max);
         return capture.Ended is null ? text : $"{text} (then {capture.Ended})";
     }
 
@@ -57,7 +63,7 @@ internal static class ReplyText
         var lineEnd = first.IndexOfAny((byte)'\r', (byte)'\n');
         var line = lineEnd < 0 ? first : first[..lineEnd];
         var quote = line.IndexOf((byte)'\'');
-        var head = Escape(quote < 0 ? line : line[..(quote + 1)], ClassChars);
+        var head = Escape(quote < MinClassHead ? line : line[..(quote + 1)], ClassChars);
         return capture.Ended is null ? head : $"{head} (then {capture.Ended})";
     }
 

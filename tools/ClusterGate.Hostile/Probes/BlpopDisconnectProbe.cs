@@ -43,7 +43,7 @@ internal sealed class BlpopDisconnectProbe : IProbe
             foreach (var client in clients)
             {
                 var capture = client.Snapshot();
-                blocked.Add(ReplyText.Class(capture, BlockWait), ReplyText.Describe(capture, BlockWait));
+                blocked.Add(ReplyText.Class(capture, BlockWait), ReplyText.Describe(capture, BlockWait, ReplyText.SampleBytes));
             }
         }
         finally

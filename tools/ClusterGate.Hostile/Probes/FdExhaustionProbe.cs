@@ -47,7 +47,7 @@ internal sealed class FdExhaustionProbe : IProbe
                 client.StartReading();
                 var sendError = await client.SendAsync(Ping, options.ReplyTimeout, ct);
                 var capture = await client.WaitReplyAsync(options.ReplyTimeout, ct);
-                served.Add(capture.FirstBytes.Length == 0 && sendError is not null ? sendError : ReplyText.Class(capture, options.ReplyTimeout), ReplyText.Describe(capture, options.ReplyTimeout));
+                served.Add(capture.FirstBytes.Length == 0 && sendError is not null ? sendError : ReplyText.Class(capture, options.ReplyTimeout), ReplyText.Describe(capture, options.ReplyTimeout, ReplyText.SampleBytes));
             }, served, () => context.ProcessGone, ct);
 
             await Task.Delay(HoldWhileExhausted, ct);

@@ -36,7 +36,7 @@ internal sealed class HalfFramesProbe : IProbe
             foreach (var client in clients)
             {
                 var capture = client.Snapshot();
-                tally.Add(ReplyText.Class(capture, options.Hold), ReplyText.Describe(capture, options.Hold));
+                tally.Add(ReplyText.Class(capture, options.Hold), ReplyText.Describe(capture, options.Hold, ReplyText.SampleBytes));
             }
 
             var outcome = new ProbeOutcome { Reply = tally.Summary() };

@@ -31,7 +31,7 @@ internal sealed class IdleClientsProbe : IProbe
                 var capture = client.Snapshot();
                 if (capture.Ended is not null)
                 {
-                    closed.Add(ReplyText.Class(capture, options.Hold), ReplyText.Describe(capture, options.Hold));
+                    closed.Add(ReplyText.Class(capture, options.Hold), ReplyText.Describe(capture, options.Hold, ReplyText.SampleBytes));
                 }
             }
 

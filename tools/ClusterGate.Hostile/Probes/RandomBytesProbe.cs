@@ -63,7 +63,7 @@ internal sealed class RandomBytesProbe : IProbe
             var sendError = await client.SendAsync(bytes, context.Options.ReplyTimeout, ct);
             var capture = await client.WaitReplyAsync(ReplyWait, ct);
             var kind = capture.FirstBytes.Length == 0 && sendError is not null ? sendError : ReplyText.Class(capture, ReplyWait);
-            tally.Add(kind, ReplyText.Describe(capture, ReplyWait));
+            tally.Add(kind, ReplyText.Describe(capture, ReplyWait, ReplyText.SampleBytes));
         }
     }
 }
