@@ -28,7 +28,7 @@ var replyTimeout = new Option<string>("--reply-timeout") { Description = "How lo
 var opTimeout = new Option<string>("--op-timeout") { Description = "The good client's per-command timeout (a timeout is an error, then it reconnects).", DefaultValueFactory = _ => D(defaults.OpTimeout) };
 var goodPause = new Option<string>("--good-pause") { Description = "The good client's pause between SET/GET pairs (0 = back to back).", DefaultValueFactory = _ => D(defaults.GoodPause) };
 var cutoffTimeout = new Option<string>("--cutoff-timeout") { Description = "never-reads: how long to wait for the target to cut the client off.", DefaultValueFactory = _ => D(defaults.CutoffTimeout) };
-var rssLimit = new Option<int>("--rss-limit-mb") { Description = "never-reads: stop when the process under test passes this RSS (the machine's guard; MemAvailable under 25% stops it too).", DefaultValueFactory = _ => defaults.RssLimitMb };
+var rssLimit = new Option<int>("--rss-limit-mb") { Description = "never-reads: stop when the process under test, or the machine's memory in use, grew by this much (MemAvailable under 25% stops it too).", DefaultValueFactory = _ => defaults.RssLimitMb };
 var probeTimeout = new Option<string>("--probe-timeout") { Description = "Upper bound of any one probe.", DefaultValueFactory = _ => D(defaults.ProbeTimeout) };
 var seed = new Option<int>("--random-seed") { Description = "random-bytes: seed (connection i uses seed + i).", DefaultValueFactory = _ => defaults.RandomSeed };
 var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the table." };

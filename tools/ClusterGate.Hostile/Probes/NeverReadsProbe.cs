@@ -10,8 +10,10 @@ namespace ClusterGate.Hostile.Probes;
 
 /// <summary>
 /// A client that pipelines GETs of a big value and never reads a reply. A gateway must stop reading it (backpressure)
-/// or cut it off; one that keeps reading buffers the replies and grows. Stops itself before the machine runs out:
-/// at --rss-limit-mb of the process under test, or when MemAvailable falls under a quarter of the machine's memory.
+/// or cut it off; one that keeps reading buffers the replies and grows. Stops itself before the machine runs out: when
+/// the process under test, or the machine's memory in use (MemAvailable), grew by --rss-limit-mb, or when MemAvailable
+/// falls under a quarter of the machine. The machine-wide reading matters: a gateway with backpressure leaves the
+/// replies in the output buffer of the Redis node behind it, which is unlimited for normal clients by default.
 /// </summary>
 internal sealed class NeverReadsProbe : IProbe
 {
@@ -104,6 +106,9 @@ internal sealed class NeverReadsProbe : IProbe
 
             string? cutOff = null;
             string stopped;
+            var limitKb = options.RssLimitMb * 1024L;
+            var machineAtStart = ProcessWatch.ReadMachineMemory();
+            var machineGrowthKb = 0L;
             while (true)
             {
                 await Task.Delay(Tick, ct);
@@ -121,16 +126,20 @@ internal sealed class NeverReadsProbe : IProbe
                     break;
                 }
 
-                if (context.Sampler.LatestRssKb is { } rss && rss > options.RssLimitMb * 1024L)
+                if (context.Sampler.LatestRssKb is { } rss && rss > limitKb)
                 {
                     stopped = $"stopped by the tool: RSS passed --rss-limit-mb {options.RssLimitMb} after {Durations.Format(elapsed)}";
                     break;
                 }
 
-                if (ProcessWatch.AvailableMemoryFraction() < MachineMemoryFloor)
+                if (machineAtStart is { } m0 && ProcessWatch.ReadMachineMemory() is { } m)
                 {
-                    stopped = $"stopped by the tool: machine MemAvailable under {MachineMemoryFloor:P0} after {Durations.Format(elapsed)}";
-                    break;
+                    machineGrowthKb = Math.Max(machineGrowthKb, m0.AvailableKb - m.AvailableKb);
+                    if (m0.AvailableKb - m.AvailableKb > limitKb || m.AvailableKb < m.TotalKb * MachineMemoryFloor)
+                    {
+                        stopped = $"stopped by the tool: the machine's memory in use grew by {machineGrowthKb / 1024} MB (guard: --rss-limit-mb {options.RssLimitMb}, or MemAvailable under {MachineMemoryFloor:P0}) after {Durations.Format(elapsed)}";
+                        break;
+                    }
                 }
 
                 if (elapsed > options.CutoffTimeout)
@@ -153,6 +162,7 @@ internal sealed class NeverReadsProbe : IProbe
             var sentText = $"{Volatile.Read(ref sent).ToString("N0", CultureInfo.InvariantCulture)} of {options.PipelineCount.ToString("N0", CultureInfo.InvariantCulture)} GETs sent";
             var outcome = new ProbeOutcome { Reply = $"{cutOff ?? stopped}; {sentText}" };
             outcome.Details.Add(stopped);
+            outcome.Details.Add($"the machine's memory in use grew by up to {machineGrowthKb / 1024} MB (whatever buffered the replies: the target, the node behind it, socket buffers)");
             outcome.Details.Add($"GET {key} ({options.ValueSize.ToString("N0", CultureInfo.InvariantCulture)} bytes) × {options.PipelineCount.ToString("N0", CultureInfo.InvariantCulture)}, replies never read; {sentText}");
             return outcome;
         }

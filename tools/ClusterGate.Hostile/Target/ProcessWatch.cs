@@ -8,6 +8,9 @@ internal readonly record struct ProcessSample(long RssKb, int Fds)
     public double RssMb => RssKb / 1024.0;
 }
 
+/// <summary>The machine's memory from /proc/meminfo, in KB.</summary>
+internal readonly record struct MachineMemory(long TotalKb, long AvailableKb);
+
 /// <summary>
 /// Reads /proc for the process under test (<c>--pid</c>): VmRSS from status, the number of entries in fd/.
 /// Without a pid every reading is null ("-" in the table). Also reads the machine's MemAvailable, the guard
@@ -60,19 +63,19 @@ internal sealed class ProcessWatch(int? pid)
         }
     }
 
-    /// <summary>MemAvailable / MemTotal of this machine, 0..1 (1 when /proc/meminfo cannot be read).</summary>
-    public static double AvailableMemoryFraction()
+    /// <summary>MemTotal and MemAvailable of this machine (null when /proc/meminfo cannot be read).</summary>
+    public static MachineMemory? ReadMachineMemory()
     {
         try
         {
             var lines = File.ReadLines("/proc/meminfo").ToList();
             var total = lines.FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
             var available = lines.FirstOrDefault(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal));
-            return total is null || available is null ? 1 : (double)KbValue(available) / KbValue(total);
+            return total is null || available is null ? null : new MachineMemory(KbValue(total), KbValue(available));
         }
         catch (IOException)
         {
-            return 1;
+            return null;
         }
     }
 
