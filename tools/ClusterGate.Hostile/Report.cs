@@ -49,7 +49,7 @@ internal static class Report
             };
             if (withNode)
             {
-                cells.Add(Pair(p.NodeClientsBefore, p.NodeClientsAfter, null, "N0"));
+                cells.Add(Pair(p.NodeClientsBefore, p.NodeClientsAfter, null, "N0") + Role(p));
             }
 
             cells.Add(p.Alive ? "[green]yes[/]" : $"[red]NO[/] {Markup.Escape(p.AliveNote ?? string.Empty)}");
@@ -86,6 +86,12 @@ internal static class Report
     private static string Errors(ProbeResult p) => p.GoodErrors == 0
         ? $"[green]0[/]/{p.GoodCommands.ToString("N0", CultureInfo.InvariantCulture)}"
         : $"[red]{p.GoodErrors.ToString("N0", CultureInfo.InvariantCulture)}[/]/{p.GoodCommands.ToString("N0", CultureInfo.InvariantCulture)}";
+
+    /// <summary>Nothing while --node stays a master; its roles when it is not (a failover: the cluster gave up on it).</summary>
+    private static string Role(ProbeResult p) =>
+        (p.NodeRoleBefore ?? "master") == "master" && (p.NodeRoleAfter ?? "master") == "master"
+            ? string.Empty
+            : $"\n[red]role {Markup.Escape(p.NodeRoleBefore ?? "-")}→{Markup.Escape(p.NodeRoleAfter ?? "-")}[/]";
 
     private static string Ms(double? ms) => ms?.ToString("N1", CultureInfo.InvariantCulture) ?? "-";
 

@@ -39,9 +39,9 @@ internal sealed class HostileRun(HostileOptions options, Action<string> log)
         var (tag, goodKey) = FindKeys();
         result.Tag = tag;
         result.GoodKey = goodKey;
-        if (options.Node is not null && new NodeClients(options.Node, options.OpTimeout).Read() is null)
+        if (options.Node is not null && new NodeWatch(options.Node, options.OpTimeout).Role() is var role && role != "master")
         {
-            throw new SetupException($"--node {options.Node}: no answer to INFO clients");
+            throw new SetupException(role is null ? $"--node {options.Node}: no answer to INFO replication" : $"--node {options.Node} is a {role}, not a master");
         }
 
         log($"target {options.Target}, hash tag {{{tag}}}, good key {goodKey}, RLIMIT_NOFILE {limit}");

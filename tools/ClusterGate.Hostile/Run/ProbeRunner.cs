@@ -17,7 +17,7 @@ internal sealed class ProbeRunner(HostileOptions options, IPEndPoint target, str
     private static readonly TimeSpan SampleEvery = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan SettlePoll = TimeSpan.FromMilliseconds(100);
     private readonly ProcessWatch _process = new(options.Pid);
-    private readonly NodeClients _node = new(options.Node, options.OpTimeout);
+    private readonly NodeWatch _node = new(options.Node, options.OpTimeout);
 
     public async Task<ProbeResult> RunAsync(IProbe probe, CancellationToken ct)
     {
@@ -32,7 +32,8 @@ internal sealed class ProbeRunner(HostileOptions options, IPEndPoint target, str
 
         log($"{probe.Name}: start");
         var before = _process.Sample();
-        result.NodeClientsBefore = _node.Read();
+        result.NodeClientsBefore = _node.Clients();
+        result.NodeRoleBefore = _node.Role();
         good.BeginWindow();
         var started = Stopwatch.GetTimestamp();
         ProbeOutcome outcome;
@@ -52,7 +53,8 @@ internal sealed class ProbeRunner(HostileOptions options, IPEndPoint target, str
 
         var stats = good.EndWindow();
         var after = _process.Sample();
-        result.NodeClientsAfter = _node.Read();
+        result.NodeClientsAfter = _node.Clients();
+        result.NodeRoleAfter = _node.Role();
         result.Reply = outcome.Reply;
         result.Skipped = outcome.Skipped;
         result.Details = outcome.Details;
@@ -129,7 +131,7 @@ internal sealed class ProbeRunner(HostileOptions options, IPEndPoint target, str
         while (Stopwatch.GetTimestamp() < deadline)
         {
             var fdsBack = before is not { } b || _process.Sample() is not { } now || now.Fds <= b.Fds;
-            var nodeBack = nodeBefore is not { } nb || _node.Read() is not { } clients || clients <= nb;
+            var nodeBack = nodeBefore is not { } nb || _node.Clients() is not { } clients || clients <= nb;
             if (fdsBack && nodeBack)
             {
                 return;

@@ -25,6 +25,11 @@ internal sealed class ProbeResult
     public int? NodeClientsBefore { get; set; }
     public int? NodeClientsAfter { get; set; }
 
+    /// <summary>INFO replication role of --node ("master", "slave"); a change is a failover during the probe.</summary>
+    public string? NodeRoleBefore { get; set; }
+
+    public string? NodeRoleAfter { get; set; }
+
     public bool Alive { get; set; }
 
     /// <summary>Why not alive (no PING reply, pid gone), or null.</summary>
