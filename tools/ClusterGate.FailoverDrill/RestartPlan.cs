@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace ClusterGate.FailoverDrill;
+
+/// <summary>How a crashed node is started again: <c>lab.sh restart PORT --base-port BASE</c> when it belongs to a lab.sh lab, else <c>redis-server CONFIG --daemonize yes</c>.</summary>
+internal sealed record RestartPlan(string Address, string? LabScript, string? BasePort, int Port, string? ConfigFile)
+{
+    public string Describe() =>
+        LabScript is not null ? $"{LabScript} restart {Port} --base-port {BasePort}"
+        : ConfigFile is not null ? $"redis-server {ConfigFile} --daemonize yes"
+        : "none (the node reports no config_file)";
+
+    /// <summary>Starts the node's process; whether it rejoined is for the caller to wait for.</summary>
+    public bool Run(out string note)
+    {
+        if (LabScript is null && ConfigFile is null)
+        {
+            note = "not restarted: the node reports no config_file";
+            return false;
+        }
+
+        var psi = LabScript is not null
+            ? new ProcessStartInfo(LabScript) { ArgumentList = { "restart", Port.ToString(CultureInfo.InvariantCulture), "--base-port", BasePort! } }
+            : new ProcessStartInfo("redis-server") { ArgumentList = { ConfigFile!, "--daemonize", "yes" } };
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
+        try
+        {
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            if (!p.WaitForExit(TimeSpan.FromSeconds(40)))
+            {
+                note = $"{Describe()} did not finish within 40 s";
+                return false;
+            }
+
+            var output = (stdout.Result + stderr.Result).Trim();
+            if (p.ExitCode != 0)
+            {
+                note = $"{Describe()} exited {p.ExitCode}: {output}";
+                return false;
+            }
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            note = $"{Describe()}: {e.Message}";
+            return false;
+        }
+
+        note = $"restarted with {Describe()}";
+        return true;
+    }
+}
