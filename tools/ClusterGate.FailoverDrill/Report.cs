@@ -32,7 +32,7 @@ internal static class Report
         console.Write(setup);
 
         var crashes = new Table().Border(TableBorder.Rounded).Title("Per crash (ms from T0 = DEBUG SEGFAULT sent, unless noted)")
-            .AddColumn(new TableColumn("#").RightAligned()).AddColumn("crashed → new master")
+            .AddColumn(new TableColumn("#").RightAligned()).AddColumn("T0 at").AddColumn("crashed → new master")
             .AddColumn(new TableColumn("confirmed").RightAligned()).AddColumn(new TableColumn("fail flag").RightAligned())
             .AddColumn(new TableColumn("[bold]T1-T0[/] promoted").RightAligned()).AddColumn(new TableColumn("[bold]T2-T0[/]").RightAligned())
             .AddColumn(new TableColumn("[bold]T2-T1[/]").RightAligned()).AddColumn(new TableColumn("acked").RightAligned())
@@ -41,7 +41,7 @@ internal static class Report
         foreach (var c in r.Crashes)
         {
             var errors = string.Join(" ", c.Errors.Where(e => e.Kind != "DISCONNECT").Select(e => $"{e.Kind}:{e.Count}"));
-            crashes.AddRow(c.Index.ToString(CultureInfo.InvariantCulture), Markup.Escape($"{Port(c.Crashed)} → {Port(c.NewMaster)}"),
+            crashes.AddRow(c.Index.ToString(CultureInfo.InvariantCulture), c.CrashAtClock, Markup.Escape($"{Port(c.Crashed)} → {Port(c.NewMaster)}"),
                 Fmt(c.CrashConfirmedMs), Fmt(c.FailFlagMs), Fmt(c.PromotionMs), Fmt(c.FirstWriteAfterCrashMs), Slow(c.PromotionToFirstWriteMs),
                 N(c.Acked), errors.Length == 0 ? "-" : Markup.Escape(errors), N(c.Disconnects), c.Lost > 0 ? $"[red]{N(c.Lost)}[/]" : "0",
                 c.RejoinedMs is { } rejoined ? (rejoined / 1000).ToString("0.0", CultureInfo.InvariantCulture) : "-");
