@@ -6,10 +6,21 @@ namespace ClusterGate.FailoverDrill;
 /// <summary>Stopwatch timestamps of one crash cycle (0 = did not happen).</summary>
 internal sealed class CrashMarks
 {
+    private long _confirmed;
+    private string? _crashReply;
+
     public long CycleStart { get; init; }
     public long CycleEnd { get; set; }
     public long T0 { get; set; }
-    public long Confirmed { get; set; }
+
+    /// <summary>The crash connection closed: the process is gone. Set by the crash-watch thread.</summary>
+    public long Confirmed { get => Volatile.Read(ref _confirmed); set => Volatile.Write(ref _confirmed, value); }
+
+    /// <summary>DEBUG SEGFAULT was answered instead (debug commands disabled).</summary>
+    public string? CrashReply { get => Volatile.Read(ref _crashReply); set => Volatile.Write(ref _crashReply, value); }
+
+    /// <summary>T2 counts writes sent from here: crash confirmed, or the promotion if that came first.</summary>
+    public long ResumeFrom { get; set; }
     public long PfailAt { get; set; }
     public long PromotedAt { get; set; }
     public long RejoinedAt { get; set; }
@@ -145,50 +156,56 @@ internal sealed partial class Drill
     private ClusterNode? RunCrash(ClusterNode victim, string survivor, int slot, string tag, bool last, CrashMarks mark, CrashResult crash, CancellationToken cancellationToken)
     {
         var plan = _o.Restart ? PlanRestart(victim) : null;
-        using (var crashConnection = ConnectControl(victim.Address))
+        var crashConnection = ConnectControl(victim.Address);
+        SleepUntil(mark.CycleStart + Ticks(_o.CrashAfter), cancellationToken);
+        if (cancellationToken.IsCancellationRequested)
         {
-            SleepUntil(mark.CycleStart + Ticks(_o.CrashAfter), cancellationToken);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                return null;
-            }
-
-            mark.T0 = Stopwatch.GetTimestamp();
-            crash.CrashAtClock = DateTime.Now.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-            try
-            {
-                var reply = crashConnection.Execute("DEBUG", "SEGFAULT");
-                throw new SetupException($"DEBUG SEGFAULT on {victim.Address} answered {reply} (enable-debug-command yes?)");
-            }
-            catch (RespConnectionException)
-            {
-                mark.Confirmed = Stopwatch.GetTimestamp();
-            }
+            crashConnection.Dispose();
+            return null;
         }
 
+        mark.T0 = Stopwatch.GetTimestamp();
+        crash.CrashAtClock = DateTime.Now.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        var closeWatch = SendCrash(crashConnection, mark);
         var poller = new PromotionPoller(survivor, victim.Id, slot, PollInterval);
         poller.Start();
         _log($"crash {crash.Index}: DEBUG SEGFAULT sent to {victim.Address} at {crash.CrashAtClock}");
 
-        // Writes resumed: a write sent after the crash was confirmed has been acknowledged.
+        // Writes resumed: a write sent after the crash was confirmed (or after the promotion, when the dying
+        // node is still writing its crash report then) has been acknowledged.
+        long ResumeFrom() => mark.Confirmed > 0 && poller.PromotedAt > 0 ? Math.Min(mark.Confirmed, poller.PromotedAt) : poller.PromotedAt;
         var deadline = Deadline(_o.SettleTimeout);
-        while (!cancellationToken.IsCancellationRequested && Stopwatch.GetTimestamp() < deadline
-            && (_watch.LatestSentAt < mark.Confirmed || poller.PromotedAt == 0))
+        while (!cancellationToken.IsCancellationRequested && Stopwatch.GetTimestamp() < deadline && mark.CrashReply is null
+            && (poller.PromotedAt == 0 || _watch.LatestSentAt < ResumeFrom()))
         {
             Thread.Sleep(5);
         }
 
         poller.Stop();
+        if (mark.CrashReply is { } answered)
+        {
+            throw new SetupException($"DEBUG SEGFAULT on {victim.Address} answered {answered} (enable-debug-command yes?)");
+        }
+
         mark.PfailAt = poller.PfailAt;
         mark.PromotedAt = poller.PromotedAt;
+        mark.ResumeFrom = ResumeFrom();
         crash.NewMaster = poller.NewMaster;
         crash.Polls = poller.Polls;
         var resumedAt = Stopwatch.GetTimestamp();
-        var resumed = _watch.LatestSentAt >= mark.Confirmed;
+        var resumed = mark.ResumeFrom > 0 && _watch.LatestSentAt >= mark.ResumeFrom;
         _log($"crash {crash.Index}: promotion {(poller.PromotedAt > 0 ? $"to {poller.NewMaster}" : "NOT seen")}, writes {(resumed ? "resumed" : "NOT resumed")}");
         if (!resumed || poller.PromotedAt == 0)
         {
             crash.Note = $"within {_o.SettleTimeout.TotalSeconds:0} s: promotion {(poller.PromotedAt > 0 ? "seen" : "not seen")}, writes {(resumed ? "resumed" : "not resumed")}; no further crashes";
+            return null;
+        }
+
+        // A restart while the old process still writes its crash report would find the node "running".
+        closeWatch.Join();
+        if (mark.Confirmed == 0)
+        {
+            crash.Note = $"{victim.Address} still had its connections open {_o.SettleTimeout.TotalSeconds:0} s after DEBUG SEGFAULT; no further crashes";
             return null;
         }
 
@@ -197,7 +214,7 @@ internal sealed partial class Drill
             crash.Restarted = plan.Run(out var note);
             crash.RestartNote = note;
             var owner = crash.Restarted ? WaitForClusterOk(survivor, victim.Id, slot) : null;
-            mark.RejoinedAt = owner is null ? 0 : WaitForRejoin(victim, owner.Id, survivor, out note);
+            mark.RejoinedAt = owner is null ? 0 : WaitForRejoin(victim, owner, survivor, out note);
             if (mark.RejoinedAt == 0)
             {
                 crash.RestartNote += "; " + note;
@@ -236,6 +253,39 @@ internal sealed partial class Drill
         }
 
         return next;
+    }
+
+    /// <summary>
+    /// Sends DEBUG SEGFAULT and, on a thread of its own, waits for the connection to close: then the process is
+    /// gone. Redis writes a crash report first, with a memory test that takes seconds on a big data set, and
+    /// meanwhile neither answers nor closes a socket (the cluster may fail it over before it is gone).
+    /// </summary>
+    private Thread SendCrash(RespConnection connection, CrashMarks mark)
+    {
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                connection.Append("DEBUG", "SEGFAULT");
+                connection.Flush();
+                connection.Timeout = _o.SettleTimeout;
+                mark.CrashReply = connection.Read().ToString();
+            }
+            catch (RespConnectionException e) when (!e.TimedOut)
+            {
+                mark.Confirmed = Stopwatch.GetTimestamp();
+            }
+            catch (RespConnectionException)
+            {
+            }
+            finally
+            {
+                connection.Dispose();
+            }
+        })
+        { IsBackground = true, Name = "crash-watch" };
+        thread.Start();
+        return thread;
     }
 
     private static void StopAll(List<Writer> writers)

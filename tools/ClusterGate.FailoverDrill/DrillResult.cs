@@ -88,6 +88,10 @@ internal sealed class CrashResult
     /// <summary>Acknowledged in this crash's part of the run but missing or wrong on the final master.</summary>
     public int Lost { get; set; }
 
+    /// <summary>When the lost writes of this cycle were acknowledged, from T0 (negative: before the crash).</summary>
+    public double? LostAckedFromMs { get; set; }
+    public double? LostAckedToMs { get; set; }
+
     public bool Restarted { get; set; }
 
     /// <summary>From T0 until the restarted node was a replica with its link up, known as such by a survivor, cluster OK.</summary>

@@ -31,7 +31,7 @@ internal static class DrillStats
 
                 var m = marks[k];
                 result.Crashes[k].Acked++;
-                if (m.Confirmed > 0 && a.SentAt >= m.Confirmed)
+                if (m.ResumeFrom > 0 && a.SentAt >= m.ResumeFrom)
                 {
                     resumed[k] = Min(resumed[k], a.DoneAt);
                 }
@@ -72,11 +72,15 @@ internal static class DrillStats
             }
         }
 
+        var lostFrom = new long[n];
+        var lostTo = new long[n];
         foreach (var a in lost)
         {
             if (Cycle(starts, a.DoneAt) is var k and >= 0)
             {
                 result.Crashes[k].Lost++;
+                lostFrom[k] = Min(lostFrom[k], a.DoneAt);
+                lostTo[k] = Math.Max(lostTo[k], a.DoneAt);
             }
         }
 
@@ -95,6 +99,8 @@ internal static class DrillStats
             c.FirstAckCompletedAfterPromotionMs = Since(m.PromotedAt, afterPromotion[k]);
             c.LastAckBeforeCrashMs = Since(m.T0, lastBefore[k]);
             c.FirstFailureAfterCrashMs = Since(m.T0, firstFailure[k]);
+            c.LostAckedFromMs = Since(m.T0, lostFrom[k]);
+            c.LostAckedToMs = Since(m.T0, lostTo[k]);
             c.Disconnects = errors[k].GetValueOrDefault("DISCONNECT").Count;
             c.Timeouts = errors[k].GetValueOrDefault("TIMEOUT").Count;
             c.Attempted = c.Acked + errors[k].Values.Sum(e => e.Count);

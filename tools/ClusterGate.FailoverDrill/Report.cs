@@ -48,7 +48,7 @@ internal static class Report
         }
 
         console.Write(crashes);
-        console.MarkupLine("[grey]T1 = another master owns the drill's slot on the poller; T2 = first ack of a write sent after the crash was confirmed; errors by kind, disc = disconnects, lost = acknowledged in that cycle but missing on the final master.[/]");
+        console.MarkupLine("[grey]confirmed = the crashed process closed its connections (after its crash report); T1 = another master owns the drill's slot on the poller; T2 = first ack of a write sent after the crash was confirmed, or after T1 if that came first; errors by kind, disc = disconnects, lost = acknowledged in that cycle but missing on the final master.[/]");
 
         var counts = new Table().Border(TableBorder.Rounded).AddColumn("Totals").AddColumn(new TableColumn("value").RightAligned());
         counts.AddRow("attempted", N(r.Attempted));
@@ -81,6 +81,7 @@ internal static class Report
         console.MarkupLine(Sparkline(r.Timeline));
         var notes = r.Notes
             .Concat(r.Crashes.Where(c => c.Note is not null).Select(c => $"crash {c.Index}: {c.Note}"))
+            .Concat(r.Crashes.Where(c => c.Lost > 0).Select(c => $"crash {c.Index}: {c.Lost} lost writes acknowledged from {Fmt(c.LostAckedFromMs)} to {Fmt(c.LostAckedToMs)} ms after T0"))
             .Concat(r.Crashes.Where(c => c.RestartNote is not null && c.RejoinedMs is null).Select(c => $"crash {c.Index}: {c.RestartNote}"))
             .Append(r.VerifyNote)
             .Concat(r.LostSamples.Select(s => "lost: " + s));

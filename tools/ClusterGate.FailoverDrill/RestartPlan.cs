@@ -20,6 +20,26 @@ internal sealed record RestartPlan(string Address, string? LabScript, string? Ba
             return false;
         }
 
+        // The old process closes its sockets a moment before it is gone; lab.sh calls it "already running" then.
+        for (var attempt = 0; ; attempt++)
+        {
+            if (!RunOnce(out note, out var output))
+            {
+                return false;
+            }
+
+            if (LabScript is null || !output.Contains("already running", StringComparison.Ordinal) || attempt == 25)
+            {
+                return true;
+            }
+
+            Thread.Sleep(200);
+        }
+    }
+
+    private bool RunOnce(out string note, out string output)
+    {
+        output = string.Empty;
         var psi = LabScript is not null
             ? new ProcessStartInfo(LabScript) { ArgumentList = { "restart", Port.ToString(CultureInfo.InvariantCulture), "--base-port", BasePort! } }
             : new ProcessStartInfo("redis-server") { ArgumentList = { ConfigFile!, "--daemonize", "yes" } };
@@ -37,7 +57,7 @@ internal sealed record RestartPlan(string Address, string? LabScript, string? Ba
                 return false;
             }
 
-            var output = (stdout.Result + stderr.Result).Trim();
+            output = (stdout.Result + stderr.Result).Trim();
             if (p.ExitCode != 0)
             {
                 note = $"{Describe()} exited {p.ExitCode}: {output}";
