@@ -58,6 +58,13 @@ internal sealed record RestartPlan(string Address, string? LabScript, string? Ba
             }
 
             output = (stdout.Result + stderr.Result).Trim();
+            if (p.ExitCode != 0 && output.Contains("to answer PING", StringComparison.Ordinal))
+            {
+                // Started, but loading a big RDB (it answers LOADING) beyond lab.sh's 30 s: the rejoin wait decides.
+                note = $"restarted with {Describe()} (slow to load: {output})";
+                return true;
+            }
+
             if (p.ExitCode != 0)
             {
                 note = $"{Describe()} exited {p.ExitCode}: {output}";
