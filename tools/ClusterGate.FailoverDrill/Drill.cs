@@ -113,6 +113,13 @@ internal sealed partial class Drill
                 result.Crashes.Add(crash);
                 marks.Add(mark);
                 victim = RunCrash(victim, survivor.Address, slot, tag, k == _o.Crashes, mark, crash, cancellationToken);
+                if (mark.T0 == 0)
+                {
+                    // Interrupted before this crash: nothing to report for it.
+                    result.Crashes.Remove(crash);
+                    marks.Remove(mark);
+                }
+
                 cycleStart = Stopwatch.GetTimestamp();
             }
         }
@@ -181,6 +188,16 @@ internal sealed partial class Drill
             Thread.Sleep(5);
         }
 
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Interrupted: still wait for the promotion, the crashed node must not be restarted before it (it
+            // would come back as the master, with whatever data its disk has).
+            while (Stopwatch.GetTimestamp() < deadline && mark.CrashReply is null && poller.PromotedAt == 0)
+            {
+                Thread.Sleep(5);
+            }
+        }
+
         poller.Stop();
         if (mark.CrashReply is { } answered)
         {
@@ -195,7 +212,8 @@ internal sealed partial class Drill
         var resumedAt = Stopwatch.GetTimestamp();
         var resumed = mark.ResumeFrom > 0 && _watch.LatestSentAt >= mark.ResumeFrom;
         _log($"crash {crash.Index}: promotion {(poller.PromotedAt > 0 ? $"to {poller.NewMaster}" : "NOT seen")}, writes {(resumed ? "resumed" : "NOT resumed")}");
-        if (!resumed || poller.PromotedAt == 0)
+        var interrupted = cancellationToken.IsCancellationRequested;
+        if (poller.PromotedAt == 0 || (!interrupted && !resumed))
         {
             crash.Note = $"within {_o.SettleTimeout.TotalSeconds:0} s: promotion {(poller.PromotedAt > 0 ? "seen" : "not seen")}, writes {(resumed ? "resumed" : "not resumed")}; no further crashes";
             return null;
@@ -213,6 +231,13 @@ internal sealed partial class Drill
         {
             crash.Restarted = plan.Run(out var note);
             crash.RestartNote = note;
+            if (interrupted)
+            {
+                // Interrupted: the node is started again (the lab stays whole), the rest is not waited for.
+                crash.Note = "interrupted; the crashed node was restarted, its rejoining not waited for";
+                return null;
+            }
+
             var owner = crash.Restarted ? WaitForClusterOk(survivor, victim.Id, slot) : null;
             mark.RejoinedAt = owner is null ? 0 : WaitForRejoin(victim, owner, survivor, out note);
             if (mark.RejoinedAt == 0)

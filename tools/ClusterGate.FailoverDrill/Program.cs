@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using ClusterGate.FailoverDrill;
 using Spectre.Console;
 
@@ -22,7 +23,7 @@ var root = new RootCommand("Failover drill: steady SET load through an endpoint,
     target, labPort, clients, rate, crashes, duration, crashAfter, opTimeout, settle, master, restart, labScript, json,
 };
 
-root.SetAction((parse, ct) =>
+root.SetAction((parse, _) =>
 {
     var quiet = parse.GetValue(json);
     void Log(string message) => Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {message}");
@@ -64,7 +65,19 @@ root.SetAction((parse, ct) =>
 
     try
     {
-        var result = new Drill(options, Log).Run(ct);
+        // Ctrl+C (SIGINT) or SIGTERM ends the series early; the drill still settles, verifies and reports, which
+        // on a long run takes far more than the grace System.CommandLine gives its own cancellation.
+        using var stop = new CancellationTokenSource();
+        void Stop(PosixSignalContext signal)
+        {
+            signal.Cancel = true;
+            Log($"{signal.Signal}: ending the series, then verifying and reporting");
+            stop.Cancel();
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        var result = new Drill(options, Log).Run(stop.Token);
         if (options.Json)
         {
             Console.Out.WriteLine(Report.Json(result));
@@ -90,7 +103,8 @@ root.SetAction((parse, ct) =>
     }
 });
 
-return await root.Parse(args).InvokeAsync();
+// Signals are handled in the action (above), not by System.CommandLine.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
 
 static string Normalize(string hostPort)
 {
