@@ -287,12 +287,20 @@ internal sealed partial class Drill
     /// </summary>
     private Thread SendCrash(RespConnection connection, CrashMarks mark)
     {
+        try
+        {
+            connection.Append("DEBUG", "SEGFAULT");
+            connection.Flush();
+        }
+        catch (RespConnectionException)
+        {
+            // Gone before it was asked: the read below says so at once.
+        }
+
         var thread = new Thread(() =>
         {
             try
             {
-                connection.Append("DEBUG", "SEGFAULT");
-                connection.Flush();
                 connection.Timeout = _o.SettleTimeout;
                 mark.CrashReply = connection.Read().ToString();
             }
