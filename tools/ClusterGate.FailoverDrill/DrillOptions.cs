@@ -6,6 +6,7 @@ internal sealed record DrillOptions
     public required string LabNode { get; init; }
     public int Clients { get; init; } = 20;
     public int Rate { get; init; } = 2000;
+    public int Crashes { get; init; } = 1;
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(15);
     public TimeSpan CrashAfter { get; init; } = TimeSpan.FromSeconds(3);
     public TimeSpan OpTimeout { get; init; } = TimeSpan.FromSeconds(10);

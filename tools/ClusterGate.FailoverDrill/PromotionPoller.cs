@@ -23,8 +23,12 @@ internal sealed class PromotionPoller
         _interval = interval;
     }
 
+    private long _promotedAt;
+
     public long PfailAt { get; private set; }
-    public long PromotedAt { get; private set; }
+
+    /// <summary>Read while the poller runs.</summary>
+    public long PromotedAt { get => Volatile.Read(ref _promotedAt); private set => Volatile.Write(ref _promotedAt, value); }
     public string? NewMaster { get; private set; }
     public int Polls { get; private set; }
 

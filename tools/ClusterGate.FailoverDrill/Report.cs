@@ -22,25 +22,35 @@ internal static class Report
 
         var setup = new Table().Border(TableBorder.Rounded).AddColumn("Setup").AddColumn("Value");
         setup.AddRow("target", Markup.Escape(r.Target));
-        setup.AddRow("crashed master", Markup.Escape($"{r.Master} (replicas {string.Join(", ", r.Replicas)})"));
-        setup.AddRow("new master", Markup.Escape(r.NewMaster ?? "-"));
+        setup.AddRow("first crashed master", Markup.Escape($"{r.Master} (replicas {string.Join(", ", r.Replicas)})"));
+        setup.AddRow("final master", Markup.Escape(r.FinalMaster ?? "-"));
         setup.AddRow("keys", Markup.Escape($"{r.KeyPattern}, slot {r.Slot}"));
-        setup.AddRow("load", $"{r.Clients} clients, {r.Rate} SET/s total, {r.DurationMs / 1000:0.#} s, crash at {r.CrashAtMs / 1000 ?? double.NaN:0.###} s");
-        setup.AddRow("promotion poller", Markup.Escape($"CLUSTER NODES on {r.Survivor} every 10 ms ({r.Polls} polls)"));
+        setup.AddRow("load", $"{r.Clients} clients, {r.Rate} SET/s total, {r.RunMs / 1000:0.#} s");
+        setup.AddRow("crashes", $"{r.Crashes.Count} of {r.CrashesRequested}; each cycle ≥ {r.DurationMs / 1000:0.#} s, crash {r.CrashAfterMs / 1000:0.#} s into it");
+        setup.AddRow("promotion poller", Markup.Escape($"CLUSTER NODES on {r.Survivor} every 10 ms"));
+        setup.AddRow("restart", Markup.Escape(r.RestartMethod));
         console.Write(setup);
 
-        var timing = new Table().Border(TableBorder.Rounded).AddColumn("Timeline (from T0 = DEBUG SEGFAULT sent)").AddColumn(new TableColumn("ms").RightAligned());
-        timing.AddRow("crash confirmed (control connection closed)", Fmt(r.CrashConfirmedMs));
-        timing.AddRow("last ack before crash", Fmt(r.LastAckBeforeCrashMs));
-        timing.AddRow("first failed write after crash", Fmt(r.FirstFailureAfterCrashMs));
-        timing.AddRow("crashed master flagged fail?/fail on poller", Fmt(r.FailFlagMs));
-        timing.AddRow("[bold]crash → promotion visible (T1-T0)[/]", Fmt(r.PromotionMs));
-        timing.AddRow("[bold]crash → first successful write (T2-T0)[/]", Fmt(r.FirstWriteAfterCrashMs));
-        timing.AddRow("[bold]promotion → first successful write (T2-T1)[/]", Fmt(r.PromotionToFirstWriteMs));
-        timing.AddRow("promotion → first ack completed after it", Fmt(r.FirstAckCompletedAfterPromotionMs));
-        console.Write(timing);
+        var crashes = new Table().Border(TableBorder.Rounded).Title("Per crash (ms from T0 = DEBUG SEGFAULT sent, unless noted)")
+            .AddColumn(new TableColumn("#").RightAligned()).AddColumn("T0 at").AddColumn("crashed → new master")
+            .AddColumn(new TableColumn("confirmed").RightAligned()).AddColumn(new TableColumn("fail flag").RightAligned())
+            .AddColumn(new TableColumn("[bold]T1-T0[/] promoted").RightAligned()).AddColumn(new TableColumn("[bold]T2-T0[/]").RightAligned())
+            .AddColumn(new TableColumn("[bold]T2-T1[/]").RightAligned()).AddColumn(new TableColumn("acked").RightAligned())
+            .AddColumn("errors").AddColumn(new TableColumn("disc").RightAligned()).AddColumn(new TableColumn("lost").RightAligned())
+            .AddColumn(new TableColumn("rejoined s").RightAligned());
+        foreach (var c in r.Crashes)
+        {
+            var errors = string.Join(" ", c.Errors.Where(e => e.Kind != "DISCONNECT").Select(e => $"{e.Kind}:{e.Count}"));
+            crashes.AddRow(c.Index.ToString(CultureInfo.InvariantCulture), c.CrashAtClock, Markup.Escape($"{Port(c.Crashed)} → {Port(c.NewMaster)}"),
+                Fmt(c.CrashConfirmedMs), Fmt(c.FailFlagMs), Fmt(c.PromotionMs), Fmt(c.FirstWriteAfterCrashMs), Slow(c.PromotionToFirstWriteMs),
+                N(c.Acked), errors.Length == 0 ? "-" : Markup.Escape(errors), N(c.Disconnects), c.Lost > 0 ? $"[red]{N(c.Lost)}[/]" : "0",
+                c.RejoinedMs is { } rejoined ? (rejoined / 1000).ToString("0.0", CultureInfo.InvariantCulture) : "-");
+        }
 
-        var counts = new Table().Border(TableBorder.Rounded).AddColumn("Writes").AddColumn(new TableColumn("count").RightAligned());
+        console.Write(crashes);
+        console.MarkupLine("[grey]confirmed = the crashed process closed its connections (after its crash report); T1 = another master owns the drill's slot on the poller; T2 = first ack of a write sent after the crash was confirmed, or after T1 if that came first; errors by kind, disc = disconnects, lost = acknowledged in that cycle but missing on the final master.[/]");
+
+        var counts = new Table().Border(TableBorder.Rounded).AddColumn("Totals").AddColumn(new TableColumn("value").RightAligned());
         counts.AddRow("attempted", N(r.Attempted));
         counts.AddRow("acknowledged (OK)", N(r.Acked));
         counts.AddRow("error replies", N(r.Errors.Where(e => e.Kind is not ("DISCONNECT" or "TIMEOUT")).Sum(e => e.Count)));
@@ -51,6 +61,8 @@ internal static class Report
         counts.AddRow("[bold]acknowledged but lost[/]", r.VerifyNote is null
             ? $"{(lost > 0 ? "[red]" : "[green]")}{N(lost)}[/] of {N(r.Verified)} verified ({N(r.LostMissing)} missing, {N(r.LostWrong)} wrong)"
             : "[yellow]not verified[/]");
+        counts.AddRow("[bold]promotion → first write (T2-T1)[/], max / median ms", $"{Fmt(r.MaxPromotionToFirstWriteMs)} / {Fmt(r.MedianPromotionToFirstWriteMs)}");
+        counts.AddRow("crash → first write (T2-T0), max / median ms", $"{Fmt(r.MaxFirstWriteAfterCrashMs)} / {Fmt(r.MedianFirstWriteAfterCrashMs)}");
         console.Write(counts);
 
         if (r.Errors.Count > 0)
@@ -67,7 +79,13 @@ internal static class Report
 
         console.MarkupLine("timeline from the start of the writers, one mark per 500 ms ([green]█[/] all ok, [yellow]▒[/] some failed, [red]x[/] none ok, · no replies):");
         console.MarkupLine(Sparkline(r.Timeline));
-        foreach (var note in r.Notes.Append(r.VerifyNote).Concat(r.LostSamples.Select(s => "lost: " + s)).Append(r.RestartNote ?? $"restart: {(r.Restarted ? "done" : "off")} ({r.RestartMethod})"))
+        var notes = r.Notes
+            .Concat(r.Crashes.Where(c => c.Note is not null).Select(c => $"crash {c.Index}: {c.Note}"))
+            .Concat(r.Crashes.Where(c => c.Lost > 0).Select(c => $"crash {c.Index}: {c.Lost} lost writes acknowledged from {Fmt(c.LostAckedFromMs)} to {Fmt(c.LostAckedToMs)} ms after T0"))
+            .Concat(r.Crashes.Where(c => c.RestartNote is not null && c.RejoinedMs is null).Select(c => $"crash {c.Index}: {c.RestartNote}"))
+            .Append(r.VerifyNote)
+            .Concat(r.LostSamples.Select(s => "lost: " + s));
+        foreach (var note in notes)
         {
             if (!string.IsNullOrEmpty(note))
             {
@@ -75,6 +93,11 @@ internal static class Report
             }
         }
     }
+
+    private static string Port(string? address) => address is null ? "?" : address[(address.LastIndexOf(':') + 1)..];
+
+    /// <summary>Promotion → first write above 100 ms stands out: that is the failover worth a look.</summary>
+    private static string Slow(double? ms) => ms > 100 ? $"[red]{Fmt(ms)}[/]" : Fmt(ms);
 
     private static string Sparkline(List<TimelineBucket> timeline)
     {

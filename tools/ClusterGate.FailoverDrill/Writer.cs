@@ -6,8 +6,35 @@ namespace ClusterGate.FailoverDrill;
 /// <summary>An acknowledged write: its sequence number, when it was sent and when the ack arrived.</summary>
 internal readonly record struct Ack(int Seq, long SentAt, long DoneAt);
 
-/// <summary>A write that did not get OK: error kind (first word, or DISCONNECT / TIMEOUT) and when.</summary>
-internal readonly record struct Failure(string Kind, long SentAt, long DoneAt);
+/// <summary>A write that did not get OK: error kind (first word, or DISCONNECT / TIMEOUT), the error text and when.</summary>
+internal readonly record struct Failure(string Kind, string Detail, long SentAt, long DoneAt);
+
+/// <summary>
+/// What the drill needs to know while the writers run: the latest send time of any acknowledged write,
+/// so it can tell when writes sent after a crash are acknowledged again. Writers own their lists; this is
+/// the only state read across threads before they stop.
+/// </summary>
+internal sealed class AckWatch
+{
+    private long _latestSentAt;
+
+    public long LatestSentAt => Interlocked.Read(ref _latestSentAt);
+
+    public void Acked(long sentAt)
+    {
+        var seen = Interlocked.Read(ref _latestSentAt);
+        while (sentAt > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref _latestSentAt, sentAt, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
+}
 
 /// <summary>
 /// One client connection writing unique keys through the target at a steady rate, one command in
@@ -20,11 +47,13 @@ internal sealed class Writer
     private readonly string _keyPrefix;
     private readonly string _valuePrefix;
     private readonly long _intervalTicks;
+    private readonly AckWatch _watch;
     private Thread? _thread;
     private volatile bool _stop;
 
-    public Writer(int index, DrillOptions options, string keyPrefix, string valuePrefix, double ratePerWriter)
+    public Writer(int index, DrillOptions options, string keyPrefix, string valuePrefix, double ratePerWriter, AckWatch watch)
     {
+        _watch = watch;
         Index = index;
         _options = options;
         _keyPrefix = keyPrefix;
@@ -36,10 +65,10 @@ internal sealed class Writer
     public int Attempted { get; private set; }
     public int Disconnects { get; private set; }
     public int Timeouts { get; private set; }
-    public int ConnectFailures { get; private set; }
+    public int ConnectFailures => ConnectFailureTimes.Count;
+    public List<long> ConnectFailureTimes { get; } = [];
     public List<Ack> Acks { get; } = [];
     public List<Failure> Failures { get; } = [];
-    public Dictionary<string, string> ErrorSamples { get; } = new(StringComparer.Ordinal);
 
     public string Key(int seq) => _keyPrefix + seq.ToString(CultureInfo.InvariantCulture);
 
@@ -84,7 +113,7 @@ internal sealed class Writer
                     }
                     catch (RespConnectionException)
                     {
-                        ConnectFailures++;
+                        ConnectFailureTimes.Add(Stopwatch.GetTimestamp());
                         Thread.Sleep(ReconnectDelay);
                         continue;
                     }
@@ -100,12 +129,12 @@ internal sealed class Writer
                     if (reply.Kind == RespKind.Simple && reply.Line == "OK")
                     {
                         Acks.Add(new Ack(current, sentAt, doneAt));
+                        _watch.Acked(sentAt);
                     }
                     else
                     {
                         var kind = reply.IsError ? reply.ErrorKind : "UNEXPECTED";
-                        Failures.Add(new Failure(kind, sentAt, doneAt));
-                        ErrorSamples.TryAdd(kind, reply.IsError ? reply.Line ?? string.Empty : reply.ToString());
+                        Failures.Add(new Failure(kind, reply.IsError ? reply.Line ?? string.Empty : reply.ToString(), sentAt, doneAt));
                     }
                 }
                 catch (RespConnectionException e)
@@ -120,8 +149,7 @@ internal sealed class Writer
                         Disconnects++;
                     }
 
-                    Failures.Add(new Failure(kind, sentAt, Stopwatch.GetTimestamp()));
-                    ErrorSamples.TryAdd(kind, e.Message);
+                    Failures.Add(new Failure(kind, e.Message, sentAt, Stopwatch.GetTimestamp()));
                     connection.Dispose();
                     connection = null;
                     Thread.Sleep(ReconnectDelay);
