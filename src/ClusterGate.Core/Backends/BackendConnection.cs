@@ -14,7 +14,8 @@ public sealed class BackendConnection : IAsyncDisposable
 {
     private readonly ConnectionContext _context;
 
-    private BackendConnection(ConnectionContext context, string nodeId, NodeEndpoint endpoint)
+    /// <summary>A connection over any transport: Kestrel's sockets, or in-memory pipes in tests.</summary>
+    internal BackendConnection(ConnectionContext context, string nodeId, NodeEndpoint endpoint)
     {
         _context = context;
         NodeId = nodeId;
@@ -57,8 +58,14 @@ public sealed class BackendConnection : IAsyncDisposable
     public ValueTask DisposeAsync() => _context.DisposeAsync();
 }
 
+/// <summary>Opens data-plane connections to nodes.</summary>
+public interface IBackendConnector
+{
+    Task<BackendConnection> ConnectAsync(string nodeId, NodeEndpoint endpoint, TimeSpan timeout, CancellationToken cancellationToken);
+}
+
 /// <summary>Creates backend connections with the scheduling settings measured best for a relay.</summary>
-public sealed class BackendConnector : IDisposable
+public sealed class BackendConnector : IBackendConnector, IDisposable
 {
     private readonly SocketConnectionContextFactory _factory;
 

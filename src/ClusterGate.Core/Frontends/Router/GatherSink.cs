@@ -1,4 +1,6 @@
 using System.Buffers;
+using ClusterGate.Core.Backends.Shared;
+using ClusterGate.Core.Routing.Dispatch;
 using ClusterGate.Core.Resp;
 namespace ClusterGate.Core.Frontends.Router;
 
@@ -24,7 +26,7 @@ internal sealed class GatherSink
     /// <summary>The part a request answers is set by <see cref="Part"/>.</summary>
     public IReplySink Part(int index) => new PartSink(this, index);
 
-    private void SetPart(int index, in ReadOnlySequence<byte> reply)
+    private void SetPart(int index, in ReadOnlySequence<byte> reply, ReplyBatch? batch)
     {
         _parts[index] = reply.ToArray();
         if (Interlocked.Decrement(ref _remaining) == 0)
@@ -39,15 +41,15 @@ internal sealed class GatherSink
                 combined = GatewayReplies.MergeFailed(ex.Message);
             }
 
-            _slot.SetReply(new ReadOnlySequence<byte>(combined));
+            _slot.SetReply(combined, batch);
         }
     }
 
     private sealed class PartSink(GatherSink owner, int index) : IReplySink
     {
-        public void Complete(RouterRequest request, in ReadOnlySequence<byte> reply)
+        public void Complete(RoutedCommand request, in ReadOnlySequence<byte> reply, ReplyBatch? batch)
         {
-            owner.SetPart(index, reply);
+            owner.SetPart(index, reply, batch);
             request.Release();
         }
     }

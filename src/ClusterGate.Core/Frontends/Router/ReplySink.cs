@@ -1,13 +1,8 @@
 using System.Buffers;
 using ClusterGate.Core.Backends.InFlight;
+using ClusterGate.Core.Backends.Shared;
+using ClusterGate.Core.Routing.Dispatch;
 namespace ClusterGate.Core.Frontends.Router;
-
-/// <summary>Where the reply of a routed command goes: a client's reply slot, or one part of a split command.</summary>
-internal interface IReplySink
-{
-    /// <summary>Called once, on a backend reader or the dispatcher; must not block.</summary>
-    void Complete(RouterRequest request, in ReadOnlySequence<byte> reply);
-}
 
 /// <summary>
 /// One reply in a client's order. Filled out of order (by whichever backend answers), written in order
@@ -34,19 +29,20 @@ internal sealed class ReplySlot : IReplySink
 
     public int Length => _length;
 
-    public void Complete(RouterRequest request, in ReadOnlySequence<byte> reply)
+    public void Complete(RoutedCommand request, in ReadOnlySequence<byte> reply, ReplyBatch? batch)
     {
         // Next in the client's order and nobody writing: straight from the backend's buffer to the client.
         // A client that left gets nothing; the reply is not even copied.
-        if (!_session.IsClosed && !_session.TryWriteNow(this, reply))
+        if (!_session.IsClosed && !_session.TryWriteNow(this, reply, batch))
         {
-            SetReply(reply);
+            SetReply(reply, batch);
         }
 
         request.Release();
     }
 
-    public void SetReply(in ReadOnlySequence<byte> reply)
+    /// <summary>Keeps a copy of the reply until the session's writer gets to it (flushed with <paramref name="batch"/>, or now).</summary>
+    public void SetReply(in ReadOnlySequence<byte> reply, ReplyBatch? batch)
     {
         var length = checked((int)reply.Length);
         _buffer = PooledBytes.Take(length);
@@ -54,10 +50,10 @@ internal sealed class ReplySlot : IReplySink
         _length = length;
         _done = true;
         _session.OnReplyBuffered(length);
-        _session.OnReplyReady(this);
+        _session.OnReplyReady(this, batch);
     }
 
-    public void SetReply(ReadOnlySpan<byte> reply) => SetReply(new ReadOnlySequence<byte>(reply.ToArray()));
+    public void SetReply(byte[] reply, ReplyBatch? batch) => SetReply(new ReadOnlySequence<byte>(reply), batch);
 
     public void Return()
     {

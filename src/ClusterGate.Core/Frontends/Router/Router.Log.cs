@@ -5,12 +5,6 @@ namespace ClusterGate.Core.Frontends.Router;
 
 internal static partial class RouterLog
 {
-    [LoggerMessage(EventId = LogEvents.RouterConnectionLost, Level = LogLevel.Information, Message = "Router connection to {Backend} lost with {InFlight} commands in flight: {Reason}")]
-    public static partial void ConnectionLost(ILogger logger, string backend, int inFlight, string reason);
-
-    [LoggerMessage(EventId = LogEvents.RouterConnectionStalled, Level = LogLevel.Warning, Message = "Router connection to {Backend} sent no reply for {TimeoutMs} ms with commands in flight: closing it")]
-    public static partial void ConnectionStalled(ILogger logger, string backend, double timeoutMs);
-
     [LoggerMessage(EventId = LogEvents.ClientOutputLimit, Level = LogLevel.Warning, Message = "Router session {SessionId} ({Client}) closed: {Buffered} bytes of replies waiting for it, over the client output limit ({Limit})")]
     public static partial void ClientOutputLimit(ILogger logger, long sessionId, string client, long buffered, string limit);
 

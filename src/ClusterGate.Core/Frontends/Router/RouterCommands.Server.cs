@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Routing.Commands;
+using ClusterGate.Core.Routing.Dispatch;
 using ClusterGate.Core.Topology;
 
 namespace ClusterGate.Core.Frontends.Router;
@@ -60,7 +61,7 @@ internal static partial class RouterCommands
     {
         if (nodes.Count == 0)
         {
-            slot.SetReply(GatewayReplies.NoMasterAnywhere);
+            session.Answer(slot, GatewayReplies.NoMasterAnywhere);
             return;
         }
 
@@ -68,12 +69,12 @@ internal static partial class RouterCommands
         var gather = new GatherSink(slot, nodes.Count, combine);
         for (var i = 0; i < nodes.Count; i++)
         {
-            var request = new RouterRequest(command(i), -1, readOnly, session.Id, gather.Part(i))
+            var request = new RoutedCommand(command(i), -1, readOnly, session.Id, gather.Part(i))
             {
                 TargetNodeId = nodes[i].Id,
                 TargetGroupId = snapshot.GroupByNodeId(nodes[i].Id)?.Id,
             };
-            session.Touch(session.Context.Dispatcher.Route(request));
+            session.Sent(session.Context.Dispatcher.Route(request));
         }
     }
 
@@ -219,7 +220,7 @@ internal static partial class RouterCommands
         const ulong MaxNodeCursor = (1UL << (63 - GroupBits - TagBits)) - 1;
         if (!ulong.TryParse(request.ArgumentToString(1), NumberStyles.None, CultureInfo.InvariantCulture, out var cursor))
         {
-            slot.SetReply(GatewayReplies.InvalidCursor);
+            session.Answer(slot, GatewayReplies.InvalidCursor);
             return;
         }
 
@@ -229,7 +230,7 @@ internal static partial class RouterCommands
             .ToList();
         if (groups.Count == 0 || groups[^1].Id > (int)GroupMask)
         {
-            slot.SetReply(groups.Count == 0
+            session.Answer(slot, groups.Count == 0
                 ? GatewayReplies.NoMasterAnywhere
                 : GatewayReplies.TooManyGroupsForScan);
             return;
@@ -241,14 +242,14 @@ internal static partial class RouterCommands
         var index = groups.FindIndex(g => g.Id >= groupId);
         if (index < 0)
         {
-            slot.SetReply(Write(RespValue.Array(RespValue.Bulk("0"), RespValue.Array())));
+            session.Answer(slot, Write(RespValue.Array(RespValue.Bulk("0"), RespValue.Array())));
             return;
         }
 
         var group = groups[index];
         if ((group.RoutableMaster ?? group.Master) is not { } master)
         {
-            slot.SetReply(GatewayReplies.NoMaster($"shard group {group.Id}", TimeSpan.Zero));
+            session.Answer(slot, GatewayReplies.NoMaster($"shard group {group.Id}", TimeSpan.Zero));
             return;
         }
 

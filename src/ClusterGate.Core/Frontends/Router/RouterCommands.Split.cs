@@ -2,6 +2,7 @@ using System.Buffers;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Routing;
 using ClusterGate.Core.Routing.Commands;
+using ClusterGate.Core.Routing.Dispatch;
 
 namespace ClusterGate.Core.Frontends.Router;
 
@@ -82,8 +83,8 @@ internal static partial class RouterCommands
                 }
             }
 
-            var routed = new RouterRequest(new ReadOnlySequence<byte>(writer.WrittenMemory), partSlots[part], readOnly, session.Id, gather.Part(part));
-            session.Touch(session.Context.Dispatcher.Route(routed));
+            var routed = new RoutedCommand(new ReadOnlySequence<byte>(writer.WrittenMemory), partSlots[part], readOnly, session.Id, gather.Part(part));
+            session.Sent(session.Context.Dispatcher.Route(routed));
         }
 
         return true;

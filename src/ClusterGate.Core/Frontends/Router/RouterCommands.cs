@@ -3,6 +3,7 @@ using System.Text;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Routing;
 using ClusterGate.Core.Routing.Commands;
+using ClusterGate.Core.Routing.Dispatch;
 
 namespace ClusterGate.Core.Frontends.Router;
 
@@ -25,26 +26,26 @@ internal static partial class RouterCommands
         var spec = context.Commands.Find(request);
         if (spec is null)
         {
-            slot.SetReply(GatewayReplies.UnknownCommand(Truncate(request.ArgumentToString(0)), ArgsPreview(request)));
+            session.Answer(slot, GatewayReplies.UnknownCommand(Truncate(request.ArgumentToString(0)), ArgsPreview(request)));
             return false;
         }
 
         if (spec.Arity > 0 ? request.Count != spec.Arity : request.Count < -spec.Arity)
         {
-            slot.SetReply(GatewayReplies.WrongArity(spec.Name));
+            session.Answer(slot, GatewayReplies.WrongArity(spec.Name));
             return false;
         }
 
         if (spec.Name is "mset" or "msetnx" && (request.Count - 1) % 2 != 0)
         {
-            slot.SetReply(GatewayReplies.WrongArity(spec.Name));
+            session.Answer(slot, GatewayReplies.WrongArity(spec.Name));
             return false;
         }
 
         if (spec.Name is "wait" or "waitaof")
         {
             // On a shared connection it would wait for other clients' writes and stall them meanwhile.
-            slot.SetReply(GatewayReplies.RefusedOnSharedConnection(spec.Name, "counts the replicas of this connection's writes, which the router's shared connections cannot do; use a shard port"));
+            session.Answer(slot, GatewayReplies.RefusedOnSharedConnection(spec.Name, "counts the replicas of this connection's writes, which the router's shared connections cannot do; use a shard port"));
             return false;
         }
 
@@ -56,13 +57,13 @@ internal static partial class RouterCommands
         if (spec.HasFlag(CommandSpecFlags.Blocking))
         {
             // A blocked command would stall every client sharing the connection.
-            slot.SetReply(GatewayReplies.RefusedOnSharedConnection(spec.Name, "blocks, which the router's shared connections cannot do; use a shard port for blocking commands"));
+            session.Answer(slot, GatewayReplies.RefusedOnSharedConnection(spec.Name, "blocks, which the router's shared connections cannot do; use a shard port for blocking commands"));
             return false;
         }
 
         if (!KeyFinder.TryGetSlot(request, spec, out var hashSlot, out var crossSlot, out var keyless))
         {
-            slot.SetReply(GatewayReplies.KeysNotFound(spec.Name));
+            session.Answer(slot, GatewayReplies.KeysNotFound(spec.Name));
             return false;
         }
 
@@ -71,7 +72,7 @@ internal static partial class RouterCommands
         {
             if (!TrySplit(session, request, spec, slot))
             {
-                slot.SetReply(GatewayReplies.CrossSlot);
+                session.Answer(slot, GatewayReplies.CrossSlot);
             }
 
             return false;
@@ -83,8 +84,8 @@ internal static partial class RouterCommands
             return false;
         }
 
-        var routed = new RouterRequest(request.ArrayFrame, hashSlot, readOnly, session.Id, slot);
-        session.Touch(context.Dispatcher.Route(routed));
+        var routed = new RoutedCommand(request.ArrayFrame, hashSlot, readOnly, session.Id, slot);
+        session.Sent(context.Dispatcher.Route(routed));
         return false;
     }
 
@@ -104,8 +105,8 @@ internal static partial class RouterCommands
         }
 
         var readOnly = spec.HasFlag(CommandSpecFlags.ReadOnly) && !spec.HasFlag(CommandSpecFlags.Write);
-        var routed = new RouterRequest(frame, HashSlot.Compute(key), readOnly, session.Id, session.NewSlot());
-        session.Touch(context.Dispatcher.Route(routed));
+        var routed = new RoutedCommand(frame, HashSlot.Compute(key), readOnly, session.Id, session.NewSlot());
+        session.Sent(context.Dispatcher.Route(routed));
         return true;
     }
 
@@ -119,34 +120,34 @@ internal static partial class RouterCommands
             case 4 when request.ArgumentEquals(0, "PING"u8):
                 if (args == 0)
                 {
-                    slot.SetReply(GatewayReplies.Pong);
+                    session.Answer(slot, GatewayReplies.Pong);
                 }
                 else
                 {
-                    slot.SetReply(Bulk(request.Argument(1)));
+                    session.Answer(slot, Bulk(request.Argument(1)));
                 }
 
                 return true;
             case 4 when request.ArgumentEquals(0, "ECHO"u8) && args == 1:
-                slot.SetReply(Bulk(request.Argument(1)));
+                session.Answer(slot, Bulk(request.Argument(1)));
                 return true;
             case 4 when request.ArgumentEquals(0, "QUIT"u8):
                 slot.CloseAfter = true;
-                slot.SetReply(GatewayReplies.Ok);
+                session.Answer(slot, GatewayReplies.Ok);
                 stop = true;
                 return true;
             case 4 when request.ArgumentEquals(0, "AUTH"u8):
-                slot.SetReply(Auth(session, request));
+                session.Answer(slot, Auth(session, request));
                 return true;
             case 5 when request.ArgumentEquals(0, "RESET"u8):
                 session.ClientName = null;
-                slot.SetReply(GatewayReplies.Reset);
+                session.Answer(slot, GatewayReplies.Reset);
                 return true;
             case 5 when request.ArgumentEquals(0, "HELLO"u8):
-                slot.SetReply(Hello(session, request));
+                session.Answer(slot, Hello(session, request));
                 return true;
             case 6 when request.ArgumentEquals(0, "SELECT"u8) && args == 1:
-                slot.SetReply(request.TryGetArgumentInt64(1, out var db) && db == 0
+                session.Answer(slot, request.TryGetArgumentInt64(1, out var db) && db == 0
                     ? GatewayReplies.Ok
                     : GatewayReplies.SelectNotZero);
                 return true;
@@ -154,7 +155,7 @@ internal static partial class RouterCommands
                 return TryClient(session, request, slot);
             case 7 when request.ArgumentEquals(0, "CLUSTER"u8):
                 // What a server with cluster mode off answers, so clients treat the router as standalone.
-                slot.SetReply(GatewayReplies.ClusterSupportDisabled);
+                session.Answer(slot, GatewayReplies.ClusterSupportDisabled);
                 return true;
             case 5 when request.ArgumentEquals(0, "MULTI"u8) || request.ArgumentEquals(0, "WATCH"u8):
             case 4 when request.ArgumentEquals(0, "EXEC"u8):
@@ -163,7 +164,7 @@ internal static partial class RouterCommands
             case 10 when request.ArgumentEquals(0, "PSUBSCRIBE"u8) || request.ArgumentEquals(0, "SSUBSCRIBE"u8):
             case 11 when request.ArgumentEquals(0, "UNSUBSCRIBE"u8):
             case 12 when request.ArgumentEquals(0, "PUNSUBSCRIBE"u8) || request.ArgumentEquals(0, "SUNSUBSCRIBE"u8):
-                slot.SetReply(GatewayReplies.RefusedOnSharedConnection(request.ArgumentToString(0).ToUpperInvariant(), "needs a connection of its own, which the router does not give yet; use a shard port"));
+                session.Answer(slot, GatewayReplies.RefusedOnSharedConnection(request.ArgumentToString(0).ToUpperInvariant(), "needs a connection of its own, which the router does not give yet; use a shard port"));
                 return true;
         }
 
@@ -215,42 +216,42 @@ internal static partial class RouterCommands
         if (request.ArgumentEquals(1, "SETNAME"u8) && request.Count == 3)
         {
             session.ClientName = request.ArgumentToString(2);
-            slot.SetReply(GatewayReplies.Ok);
+            session.Answer(slot, GatewayReplies.Ok);
             return true;
         }
 
         if (request.ArgumentEquals(1, "GETNAME"u8))
         {
-            slot.SetReply(session.ClientName is null ? GatewayReplies.NullBulk : Bulk(session.ClientName));
+            session.Answer(slot, session.ClientName is null ? GatewayReplies.NullBulk : Bulk(session.ClientName));
             return true;
         }
 
         if (request.ArgumentEquals(1, "ID"u8))
         {
-            slot.SetReply(Encoding.ASCII.GetBytes($":{session.Id}\r\n"));
+            session.Answer(slot, Encoding.ASCII.GetBytes($":{session.Id}\r\n"));
             return true;
         }
 
         if (request.ArgumentEquals(1, "INFO"u8))
         {
-            slot.SetReply(Bulk(ClientInfoLine(session) + "\n"));
+            session.Answer(slot, Bulk(ClientInfoLine(session) + "\n"));
             return true;
         }
 
         if (request.ArgumentEquals(1, "LIST"u8))
         {
-            slot.SetReply(Bulk(session.Context.DescribeClients() ?? ClientInfoLine(session) + "\n"));
+            session.Answer(slot, Bulk(session.Context.DescribeClients() ?? ClientInfoLine(session) + "\n"));
             return true;
         }
 
         // CLIENT SETINFO and other connection-level settings: accepted, the gateway owns the connections.
         if (request.ArgumentEquals(1, "SETINFO"u8) || request.ArgumentEquals(1, "NO-EVICT"u8) || request.ArgumentEquals(1, "NO-TOUCH"u8) || request.ArgumentEquals(1, "REPLY"u8))
         {
-            slot.SetReply(request.ArgumentEquals(1, "REPLY"u8) ? GatewayReplies.ClientSubcommandNotSupported("REPLY") : GatewayReplies.Ok);
+            session.Answer(slot, request.ArgumentEquals(1, "REPLY"u8) ? GatewayReplies.ClientSubcommandNotSupported("REPLY") : GatewayReplies.Ok);
             return true;
         }
 
-        slot.SetReply(GatewayReplies.ClientSubcommandNotSupported(request.ArgumentToString(1).ToUpperInvariant()));
+        session.Answer(slot, GatewayReplies.ClientSubcommandNotSupported(request.ArgumentToString(1).ToUpperInvariant()));
         return true;
     }
 
@@ -263,8 +264,8 @@ internal static partial class RouterCommands
     /// </summary>
     private static void SendToAnyMaster(RouterSession session, in ReadOnlySequence<byte> command, bool readOnly, IReplySink sink)
     {
-        var request = new RouterRequest(command, -1, readOnly, session.Id, sink);
-        session.Touch(session.Context.Dispatcher.Route(request));
+        var request = new RoutedCommand(command, -1, readOnly, session.Id, sink);
+        session.Sent(session.Context.Dispatcher.Route(request));
     }
 
     // ------------------------------------------------------------ helpers

@@ -1,19 +1,22 @@
 using ClusterGate.Core.Resp;
+using ClusterGate.Core.Routing.Dispatch;
 using ClusterGate.Core.Routing.Commands;
 using Microsoft.Extensions.Logging;
 
 namespace ClusterGate.Core.Frontends.Router;
 
 /// <summary>What every router session shares.</summary>
-internal sealed class RouterContext(RouterDispatcher dispatcher, RouterOptions options, ILogger logger, TimeProvider timeProvider)
+internal sealed class RouterContext(CommandDispatcher dispatcher, RouterOptions options, ILogger logger, TimeProvider timeProvider)
 {
-    public RouterDispatcher Dispatcher { get; } = dispatcher;
+    public CommandDispatcher Dispatcher { get; } = dispatcher;
 
     public RouterOptions Options { get; } = options;
 
     public ILogger Logger { get; } = logger;
 
     public TimeProvider TimeProvider { get; } = timeProvider;
+
+    public LingeringWriters Lingering { get; } = new(timeProvider);
 
     public RespLimits Limits { get; } = RespLimits.Default;
 

@@ -4,6 +4,7 @@ using System.Text;
 using ClusterGate.Core.Backends;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Routing.Commands;
+using ClusterGate.Core.Routing.Dispatch;
 using ClusterGate.Core.Topology;
 using ClusterGate.Core.Transport;
 using Microsoft.AspNetCore.Connections;
@@ -27,7 +28,7 @@ public sealed class RouterFrontend : IAsyncDisposable
     private readonly ClientAdmission _admission;
     private readonly TimeProvider _time;
     private readonly BackendConnector _connector;
-    private readonly RouterDispatcher _dispatcher;
+    private readonly CommandDispatcher _dispatcher;
     private readonly RouterContext _context;
     private SessionListener<RouterSession>? _listener;
     private long _ids;
@@ -54,7 +55,7 @@ public sealed class RouterFrontend : IAsyncDisposable
 
         // A router client holds its own socket only; the backend connections are shared.
         _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 1, descriptors);
-        _dispatcher = new RouterDispatcher(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.Router"), time);
+        _dispatcher = new CommandDispatcher(monitor, options.ToDispatchOptions(), _connector, loggerFactory.CreateLogger("ClusterGate.Router"), time);
         _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time)
         {
             ClientList = () => string.Concat((_listener?.Sessions ?? []).OrderBy(s => s.Id).Select(s => RouterCommands.ClientInfoLine(s) + "\n")),
@@ -122,6 +123,7 @@ public sealed class RouterFrontend : IAsyncDisposable
     {
         await StopAsync(CancellationToken.None);
         await _dispatcher.DisposeAsync();
+        await _context.Lingering.DisposeAsync();
         _connector.Dispose();
         _ownTransport?.Dispose();
         _ownDescriptors?.Dispose();

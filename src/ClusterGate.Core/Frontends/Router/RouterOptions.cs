@@ -1,3 +1,5 @@
+using ClusterGate.Core.Routing.Dispatch;
+
 namespace ClusterGate.Core.Frontends.Router;
 
 /// <summary>Settings of the router port: one address for clients with no cluster support.</summary>
@@ -31,8 +33,12 @@ public sealed class RouterOptions
 
     public int MaxTryAgain { get; set; } = 50;
 
-    /// <summary>Most replies of one client not yet written; past it the client is not read (backpressure).</summary>
-    public int MaxPendingPerSession { get; set; } = 16 * 1024;
+    /// <summary>
+    /// Most replies of one client not yet written; past it the client is not read (backpressure). Deep enough for
+    /// any pipeline to run at full speed, and it bounds what one client can put ahead of the others on a shared
+    /// connection (1,024 replies, not 16,384).
+    /// </summary>
+    public int MaxPendingPerSession { get; set; } = 1024;
 
     /// <summary>
     /// Most clients at once (Redis's <c>maxclients</c>, same default); past it a client gets
@@ -48,4 +54,18 @@ public sealed class RouterOptions
     public string? User { get; set; }
 
     public string? Password { get; set; }
+
+    /// <summary>The part of these settings that decides how routed commands are sent, redirected and held.</summary>
+    internal DispatchOptions ToDispatchOptions() => new()
+    {
+        HoldTimeout = HoldTimeout,
+        ConnectTimeout = ConnectTimeout,
+        ReplyTimeout = ReplyTimeout,
+        MaxRedirects = MaxRedirects,
+        TryAgainDelay = TryAgainDelay,
+        MaxTryAgain = MaxTryAgain,
+        ConnectionsPerMaster = ConnectionsPerMaster,
+        User = User,
+        Password = Password,
+    };
 }

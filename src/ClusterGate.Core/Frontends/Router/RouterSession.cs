@@ -1,4 +1,5 @@
 using System.Buffers;
+using ClusterGate.Core.Backends.Shared;
 using ClusterGate.Core.Resp;
 using Microsoft.AspNetCore.Connections;
 
@@ -10,23 +11,11 @@ namespace ClusterGate.Core.Frontends.Router;
 /// <see cref="ReplySlot"/> in arrival order. Replies fill their slots out of order (different masters
 /// answer at different times); the writer loop writes them strictly in order, one flush per batch.
 /// </summary>
-internal sealed class RouterSession : IClientSession, IDisposable
+internal sealed class RouterSession : IClientSession, IBatchFlush, IDisposable
 {
     // At most this much stays unflushed while the rest of a client's pipeline is on its way.
     private const int LingerMaxReplies = 256;
     private const long LingerMaxBytes = 32 * 1024;
-
-    // Sessions that left replies unflushed waiting for the rest of their pipeline; a timer flushes them
-    // in case the rest is held (a group without a master), so replies already there never wait long.
-    private static readonly TimeSpan LingerCheckPeriod = TimeSpan.FromMilliseconds(20);
-    private static readonly System.Collections.Concurrent.ConcurrentQueue<RouterSession> s_lingering = new();
-    private static readonly Timer s_lingerTimer = new(_ => FlushLingeringSessions(), null, LingerCheckPeriod, LingerCheckPeriod);
-
-    // Sessions with replies written but not flushed, and the depth of reply batches, on this thread.
-    [ThreadStatic]
-    private static List<RouterSession>? t_deferred;
-    [ThreadStatic]
-    private static int t_batchDepth;
 
     private readonly ConnectionContext _client;
     private readonly RouterContext _context;
@@ -35,7 +24,10 @@ internal sealed class RouterSession : IClientSession, IDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly AsyncSignal _credit = new();
     private readonly RespRequest _request = new();
-    private readonly HashSet<MuxConnection> _touched = [];
+
+    // The batch of the read loop: commands of one read go to the backends, and the gateway's own replies to the
+    // client, with one flush each at its end.
+    private readonly ReplyBatch _readBatch = new();
     private readonly CancellationTokenSource _aborted = new();
     private int _outstanding;
 
@@ -64,6 +56,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
         _client = client;
         _context = context;
         Id = id;
+        ConnectedAt = context.TimeProvider.GetUtcNow();
     }
 
     public long Id { get; }
@@ -87,7 +80,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
 
     public string RemoteEndPoint => _client.RemoteEndPoint?.ToString() ?? "?";
 
-    public DateTimeOffset ConnectedAt { get; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset ConnectedAt { get; }
 
     public void BeginShutdown()
     {
@@ -128,7 +121,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
             }
             else
             {
-                TryWrite();
+                TryWrite(null);
             }
         }
 
@@ -180,21 +173,27 @@ internal sealed class RouterSession : IClientSession, IDisposable
         return slot;
     }
 
-    /// <summary>Remembers a connection written to in this batch; flushed once at the end of the batch.</summary>
-    public void Touch(MuxConnection? connection)
+    /// <summary>
+    /// Read loop only: a command was written to <paramref name="connection"/> (null when it waits or was answered);
+    /// it is flushed once at the end of the read's batch.
+    /// </summary>
+    public void Sent(SharedConnection? connection)
     {
         if (connection is not null)
         {
-            _touched.Add(connection);
+            _readBatch.DeferConnection(connection);
         }
     }
+
+    /// <summary>Read loop only: the gateway's own reply for <paramref name="slot"/>, flushed at the end of the read's batch.</summary>
+    public void Answer(ReplySlot slot, byte[] reply) => slot.SetReply(reply, _readBatch);
 
     /// <summary>
     /// Writes <paramref name="reply"/> for <paramref name="slot"/> without copying it first, when the slot
     /// is next in the client's order and no other thread is writing; false otherwise (the caller keeps
     /// a copy in the slot for the writer).
     /// </summary>
-    public bool TryWriteNow(ReplySlot slot, in ReadOnlySequence<byte> reply)
+    public bool TryWriteNow(ReplySlot slot, in ReadOnlySequence<byte> reply, ReplyBatch? batch)
     {
         lock (_gate)
         {
@@ -221,7 +220,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
         }
 
         _unflushed++;
-        WriteReady(t_batchDepth > 0 ? FlushMode.Defer : FlushMode.Now);
+        WriteReady(batch is not null ? FlushMode.Defer : FlushMode.Now, batch);
         return true;
     }
 
@@ -272,7 +271,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
         }
     }
 
-    public void OnReplyReady(ReplySlot slot)
+    public void OnReplyReady(ReplySlot slot, ReplyBatch? batch)
     {
         bool head;
         lock (_gate)
@@ -282,49 +281,22 @@ internal sealed class RouterSession : IClientSession, IDisposable
 
         if (head)
         {
-            TryWrite();
+            TryWrite(batch);
         }
     }
 
-    /// <summary>
-    /// Starts a batch on this thread (a backend reader handling one read, or a client read loop handling
-    /// one read): replies that become ready inside it are written at once but flushed when it ends, one
-    /// flush per client instead of one per reply. Always paired with <see cref="EndReplyBatch"/>, with no
-    /// await in between.
-    /// </summary>
-    public static void BeginReplyBatch() => t_batchDepth++;
-
-    /// <summary>Ends a batch; the outermost end flushes every client that got replies in it.</summary>
-    public static void EndReplyBatch()
+    /// <summary>The batch this writer deferred to has ended: flush, or linger while the rest of the pipeline is on its way.</summary>
+    public void FlushAtBatchEnd()
     {
-        if (--t_batchDepth > 0)
+        try
         {
-            return;
+            WriteReady(FlushMode.Linger, null);
         }
-
-        var deferred = t_deferred;
-        if (deferred is null || deferred.Count == 0)
+        catch (InvalidOperationException)
         {
-            return;
+            // The client's output was completed under the writer (the session is closing).
+            Finish();
         }
-
-        // A flush may run client code inline that starts and ends a batch of its own: give it a fresh list.
-        t_deferred = null;
-        foreach (var session in deferred)
-        {
-            try
-            {
-                session.WriteReady(FlushMode.Linger);
-            }
-            catch (InvalidOperationException)
-            {
-                // The client's output was completed under the writer (the session is closing).
-                session.Finish();
-            }
-        }
-
-        deferred.Clear();
-        t_deferred ??= deferred;
     }
 
     /// <summary>
@@ -334,7 +306,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
     /// the batch's end (the writer stays owned until then). A flush that waits on a slow client
     /// continues asynchronously, so a backend reader never waits for one client.
     /// </summary>
-    private void TryWrite()
+    private void TryWrite(ReplyBatch? batch)
     {
         lock (_gate)
         {
@@ -347,11 +319,11 @@ internal sealed class RouterSession : IClientSession, IDisposable
             _writing = true;
         }
 
-        WriteReady(t_batchDepth > 0 ? FlushMode.Defer : FlushMode.Now);
+        WriteReady(batch is not null ? FlushMode.Defer : FlushMode.Now, batch);
     }
 
     /// <summary>Flushes replies left unflushed by <see cref="FlushMode.Linger"/> (the safety-net timer).</summary>
-    private void FlushLingering()
+    public void FlushLingering()
     {
         Volatile.Write(ref _lingering, 0);
         _flushSoon = true;
@@ -367,19 +339,10 @@ internal sealed class RouterSession : IClientSession, IDisposable
             _writing = true;
         }
 
-        WriteReady(FlushMode.Now);
+        WriteReady(FlushMode.Now, null);
     }
 
-    private static void FlushLingeringSessions()
-    {
-        var count = s_lingering.Count;
-        while (count-- > 0 && s_lingering.TryDequeue(out var session))
-        {
-            session.FlushLingering();
-        }
-    }
-
-    private void WriteReady(FlushMode mode)
+    private void WriteReady(FlushMode mode, ReplyBatch? batch)
     {
         var output = _client.Transport.Output;
         while (true)
@@ -411,7 +374,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
             {
                 if (mode == FlushMode.Defer)
                 {
-                    (t_deferred ??= []).Add(this);
+                    batch!.DeferWriter(this);
                     return;
                 }
 
@@ -434,7 +397,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
 
                     if (Interlocked.Exchange(ref _lingering, 1) == 0)
                     {
-                        s_lingering.Enqueue(this);
+                        _context.Lingering.Add(this);
                     }
 
                     return;
@@ -508,7 +471,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
                 _writeAgain = false;
             }
 
-            WriteReady(FlushMode.Now);
+            WriteReady(FlushMode.Now, null);
         }
     }
 
@@ -595,7 +558,6 @@ internal sealed class RouterSession : IClientSession, IDisposable
     {
         stop = false;
         var max = _context.Options.MaxPendingPerSession;
-        BeginReplyBatch();
         try
         {
             while (!stop)
@@ -615,8 +577,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
         }
         finally
         {
-            FlushTouched();
-            EndReplyBatch();
+            _readBatch.End();
         }
     }
 
@@ -649,7 +610,7 @@ internal sealed class RouterSession : IClientSession, IDisposable
             RouterLog.ProtocolError(_context.Logger, Id, error ?? "?");
             var slot = NewSlot();
             slot.CloseAfter = true;
-            slot.SetReply(GatewayReplies.ProtocolError(error ?? "Protocol error"));
+            Answer(slot, GatewayReplies.ProtocolError(error ?? "Protocol error"));
             stop = true;
             return false;
         }
@@ -662,21 +623,6 @@ internal sealed class RouterSession : IClientSession, IDisposable
 
         stop = RouterCommands.Execute(this, _request);
         return !stop;
-    }
-
-    private void FlushTouched()
-    {
-        if (_touched.Count == 0)
-        {
-            return;
-        }
-
-        foreach (var connection in _touched)
-        {
-            connection.Flush();
-        }
-
-        _touched.Clear();
     }
 
     /// <summary>How a writer treats replies it has written: flush at the batch's end, at the batch's end unless more are on their way, or now.</summary>

@@ -26,8 +26,12 @@ public sealed class ShardPortOptions
     /// <summary>Bound on connecting to a backend master.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Most commands of one client sent and not yet answered; past it the client is not read (backpressure).</summary>
-    public int MaxPendingPerSession { get; set; } = 16 * 1024;
+    /// <summary>
+    /// Most commands of one client sent and not yet answered; past it the client is not read (backpressure). Deep
+    /// enough for any pipeline to run at full speed, and it bounds what a client that never reads leaves in the
+    /// master's own output buffer (which Redis does not limit for normal clients): 1,024 replies, not 16,384.
+    /// </summary>
+    public int MaxPendingPerSession { get; set; } = 1024;
 
     /// <summary>On shutdown, how long in-flight replies may take to drain before connections close.</summary>
     /// <summary>

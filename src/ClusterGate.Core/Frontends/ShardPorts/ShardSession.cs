@@ -1008,7 +1008,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
     private bool TryRewriteRedirect(ReadOnlySequence<byte> frame, PipeWriter output, TopologySnapshot snapshot)
     {
         var payload = frame.Slice(1, frame.Length - 3);
-        if (!ReplyRewriter.TryParseRedirect(payload, out var isAsk, out var slot, out var target))
+        if (!Redirect.TryParse(payload, out var isAsk, out var slot, out var target))
         {
             return false;
         }

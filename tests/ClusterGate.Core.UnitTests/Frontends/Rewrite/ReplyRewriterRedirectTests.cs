@@ -3,6 +3,7 @@ using System.Text;
 using ClusterGate.Core.Backends;
 using ClusterGate.Core.Frontends.Rewrite;
 using ClusterGate.Core.Resp;
+using ClusterGate.Core.Routing;
 using ClusterGate.Core.Topology;
 using Xunit;
 
@@ -19,7 +20,7 @@ public sealed class ReplyRewriterRedirectTests
         RespValue error = Wire.ReadCapture(capture);
         Assert.Equal(RespType.Error, error.Type);
 
-        Assert.True(ReplyRewriter.TryParseRedirect(error.Bytes.Span, out bool isAsk, out int slot, out NodeEndpoint target));
+        Assert.True(Redirect.TryParse(error.Bytes.Span, out bool isAsk, out int slot, out NodeEndpoint target));
 
         Assert.Equal(expectedAsk, isAsk);
         Assert.Equal(expectedSlot, slot);
@@ -36,7 +37,7 @@ public sealed class ReplyRewriterRedirectTests
     [InlineData("ASK 16383 ?:65535", true, 16383, "?", 65535)]
     public void TryParseRedirect_ValidPayload_ReadsTarget(string payload, bool expectedAsk, int expectedSlot, string expectedHost, int expectedPort)
     {
-        Assert.True(ReplyRewriter.TryParseRedirect(Encoding.UTF8.GetBytes(payload), out bool isAsk, out int slot, out NodeEndpoint target));
+        Assert.True(Redirect.TryParse(Encoding.UTF8.GetBytes(payload), out bool isAsk, out int slot, out NodeEndpoint target));
 
         Assert.Equal(expectedAsk, isAsk);
         Assert.Equal(expectedSlot, slot);
@@ -72,7 +73,7 @@ public sealed class ReplyRewriterRedirectTests
     [InlineData("MOVED 3999 127.0.0.1:6381\r\n")]
     public void TryParseRedirect_NotARedirect_ReturnsFalse(string payload)
     {
-        Assert.False(ReplyRewriter.TryParseRedirect(Encoding.UTF8.GetBytes(payload), out _, out _, out _));
+        Assert.False(Redirect.TryParse(Encoding.UTF8.GetBytes(payload), out _, out _, out _));
     }
 
     [Fact]
@@ -84,7 +85,7 @@ public sealed class ReplyRewriterRedirectTests
         {
             ReadOnlySequence<byte> sequence = Segment.Split(payload, at);
 
-            Assert.True(ReplyRewriter.TryParseRedirect(sequence, out bool isAsk, out int slot, out NodeEndpoint target), $"split at {at}");
+            Assert.True(Redirect.TryParse(sequence, out bool isAsk, out int slot, out NodeEndpoint target), $"split at {at}");
             Assert.False(isAsk);
             Assert.Equal(12, slot);
             Assert.Equal(new NodeEndpoint("::1", 7000), target);
@@ -96,7 +97,7 @@ public sealed class ReplyRewriterRedirectTests
     {
         byte[] payload = Encoding.ASCII.GetBytes("MOVED 12 " + new string('h', 1000) + ":7000");
 
-        Assert.False(ReplyRewriter.TryParseRedirect(Segment.Split(payload, 10), out _, out _, out _));
+        Assert.False(Redirect.TryParse(Segment.Split(payload, 10), out _, out _, out _));
     }
 
     [Theory]
@@ -120,7 +121,7 @@ public sealed class ReplyRewriterRedirectTests
     public void WriteRedirect_ParsedCapture_RewritesOnlyTheAddress(string capture)
     {
         RespValue error = Wire.ReadCapture(capture);
-        Assert.True(ReplyRewriter.TryParseRedirect(error.Bytes.Span, out bool isAsk, out int slot, out _));
+        Assert.True(Redirect.TryParse(error.Bytes.Span, out bool isAsk, out int slot, out _));
         var output = new ArrayBufferWriter<byte>();
 
         ReplyRewriter.WriteRedirect(output, isAsk, slot, FakeGateway.Port(2));
@@ -129,7 +130,7 @@ public sealed class ReplyRewriterRedirectTests
         RespValue rewritten = Wire.Parse(wire);
         Assert.Equal(RespType.Error, rewritten.Type);
         Lab.AssertNoNodeAddress(wire);
-        Assert.True(ReplyRewriter.TryParseRedirect(rewritten.Bytes.Span, out bool askAgain, out int slotAgain, out NodeEndpoint target));
+        Assert.True(Redirect.TryParse(rewritten.Bytes.Span, out bool askAgain, out int slotAgain, out NodeEndpoint target));
         Assert.Equal((isAsk, slot, FakeGateway.Port(2)), (askAgain, slotAgain, target));
     }
 

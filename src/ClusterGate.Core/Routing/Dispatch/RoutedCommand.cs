@@ -1,29 +1,29 @@
 using System.Buffers;
 using ClusterGate.Core.Backends.InFlight;
-using ClusterGate.Core.Topology;
+using ClusterGate.Core.Backends.Shared;
 
-namespace ClusterGate.Core.Frontends.Router;
+namespace ClusterGate.Core.Routing.Dispatch;
 
 /// <summary>
 /// A command on its way to a master. It owns a pooled copy of its bytes, taken when it is sent, so it
 /// can be sent again when Redis proves it did not run (MOVED, ASK, TRYAGAIN, CLUSTERDOWN...) or, for
 /// read-only commands, when the connection died with it in flight.
 /// </summary>
-internal sealed class RouterRequest
+internal sealed class RoutedCommand : SharedRequest
 {
     private byte[]? _buffer;
 
-    public RouterRequest(ReadOnlySequence<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
+    public RoutedCommand(ReadOnlySequence<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
         : this(Copy(command), checked((int)command.Length), slot, readOnly, sessionId, sink)
     {
     }
 
-    public RouterRequest(ReadOnlySpan<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
+    public RoutedCommand(ReadOnlySpan<byte> command, int slot, bool readOnly, long sessionId, IReplySink sink)
         : this(Copy(command), command.Length, slot, readOnly, sessionId, sink)
     {
     }
 
-    private RouterRequest(byte[] buffer, int length, int slot, bool readOnly, long sessionId, IReplySink sink)
+    private RoutedCommand(byte[] buffer, int length, int slot, bool readOnly, long sessionId, IReplySink sink)
     {
         _buffer = buffer;
         Length = length;
@@ -33,7 +33,7 @@ internal sealed class RouterRequest
         Sink = sink;
     }
 
-    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, Length);
+    public override ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, Length);
 
     public int Length { get; }
 
@@ -55,9 +55,6 @@ internal sealed class RouterRequest
     /// master takes its place.
     /// </summary>
     public int? TargetGroupId { get; set; }
-
-    /// <summary>Send <c>ASKING</c> right before the command (ASK redirect).</summary>
-    public bool Asking { get; set; }
 
     public int Redirects { get; set; }
 

@@ -1,23 +1,21 @@
 using System.Buffers;
-using ClusterGate.Core.Backends;
 using ClusterGate.Core.Resp;
-using ClusterGate.Core.Topology;
 
-namespace ClusterGate.Core.Frontends.Router;
+namespace ClusterGate.Core.Backends.Shared;
 
 /// <summary>
 /// One shared, pipelined connection to a master. Many clients' commands are written to it; replies
 /// come back in the order the commands were written and are handed to each command's sink. Writes
 /// are collected and flushed once per batch.
 /// </summary>
-internal sealed class MuxConnection
+internal sealed class SharedConnection : IBatchFlush
 {
     private static readonly byte[] AskingCommand = "*1\r\n$6\r\nASKING\r\n"u8.ToArray();
 
-    private readonly RouterDispatcher _dispatcher;
+    private readonly ISharedConnectionOwner _owner;
     private readonly Lock _gate = new();
-    private readonly Queue<RouterRequest?> _inFlight = new();
-    private readonly List<RouterRequest> _waitingForConnect = [];
+    private readonly Queue<SharedRequest?> _inFlight = new();
+    private readonly List<SharedRequest> _waitingForConnect = [];
     private BackendConnection? _connection;
     private RespScanState _scan;
 
@@ -35,14 +33,18 @@ internal sealed class MuxConnection
     private long _progressAt;
     private volatile bool _stalled;
 
-    public MuxConnection(RouterDispatcher dispatcher, NodeState node, long poolKey)
+    public SharedConnection(ISharedConnectionOwner owner, string nodeId, NodeEndpoint connect, long poolKey)
     {
-        _dispatcher = dispatcher;
-        Node = node;
+        _owner = owner;
+        NodeId = nodeId;
+        Connect = connect;
         PoolKey = poolKey;
     }
 
-    public NodeState Node { get; }
+    public string NodeId { get; }
+
+    /// <summary>Where the node is reached (after the address map).</summary>
+    public NodeEndpoint Connect { get; }
 
     /// <summary>The session id that chose this connection's place in its node's pool (its replacement takes the same place).</summary>
     public long PoolKey { get; }
@@ -72,21 +74,27 @@ internal sealed class MuxConnection
     }
 
     /// <param name="confirm">When set, the connection is opened only if it answers true (queued commands wait meanwhile).</param>
-    public async Task ConnectAsync(BackendConnector connector, RouterOptions options, Func<CancellationToken, Task<bool>>? confirm, CancellationToken cancellationToken)
+    public async Task ConnectAsync(
+        IBackendConnector connector,
+        TimeSpan connectTimeout,
+        string? user,
+        string? password,
+        Func<CancellationToken, Task<bool>>? confirm,
+        CancellationToken cancellationToken)
     {
-        List<RouterRequest> queued;
+        List<SharedRequest> queued;
         try
         {
             if (confirm is not null && !await confirm(cancellationToken))
             {
-                throw new IOException($"{Node.Connect} is down in the topology refreshed after its connection was lost");
+                throw new IOException($"{Connect} is down in the topology refreshed after its connection was lost");
             }
 
-            var connection = await connector.ConnectAsync(Node.Id, Node.Connect, options.ConnectTimeout, cancellationToken);
-            if (options.Password is { } password)
+            var connection = await connector.ConnectAsync(NodeId, Connect, connectTimeout, cancellationToken);
+            if (password is not null)
             {
                 var auth = new ArrayBufferWriter<byte>();
-                RespWriter.WriteCommand(auth, options.User is { } user ? ["AUTH", user, password] : ["AUTH", password]);
+                RespWriter.WriteCommand(auth, user is not null ? ["AUTH", user, password] : ["AUTH", password]);
                 connection.Output.Write(auth.WrittenSpan);
                 lock (_gate)
                 {
@@ -120,12 +128,12 @@ internal sealed class MuxConnection
             }
 
             // Never left the gateway: safe to route again (after a refresh, within the hold time).
-            _dispatcher.OnConnectFailed(this, queued, ex.Message);
+            _owner.OnConnectFailed(this, queued, ex.Message);
         }
     }
 
     /// <summary>Queues the command on this connection; false when the connection is dead (route it elsewhere).</summary>
-    public bool TryEnqueue(RouterRequest request)
+    public bool TryEnqueue(SharedRequest request)
     {
         lock (_gate)
         {
@@ -145,7 +153,7 @@ internal sealed class MuxConnection
         }
     }
 
-    private void WriteLocked(RouterRequest request)
+    private void WriteLocked(SharedRequest request)
     {
         var output = _connection!.Output;
         if (request.Asking)
@@ -179,7 +187,7 @@ internal sealed class MuxConnection
             _dirty = false;
             if (_awaiting == 0)
             {
-                _progressAt = _dispatcher.Time.GetTimestamp();
+                _progressAt = _owner.Time.GetTimestamp();
             }
 
             _awaiting += _unflushed;
@@ -226,6 +234,7 @@ internal sealed class MuxConnection
     private async Task ReadLoopAsync(BackendConnection connection)
     {
         var input = connection.Input;
+        var batch = new ReplyBatch();
         string reason = "connection closed by the server";
         try
         {
@@ -234,7 +243,6 @@ internal sealed class MuxConnection
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
                 var consumed = buffer.Start;
-                RouterSession.BeginReplyBatch();
                 try
                 {
                     while (true)
@@ -272,7 +280,7 @@ internal sealed class MuxConnection
                             consumed = reader.Position;
                         }
 
-                        RouterRequest? request;
+                        SharedRequest? request;
                         lock (_gate)
                         {
                             if (_awaiting == 0 || !_inFlight.TryDequeue(out request))
@@ -285,13 +293,13 @@ internal sealed class MuxConnection
 
                         if (request is not null)
                         {
-                            _dispatcher.OnReply(this, request, frame);
+                            _owner.OnReply(this, request, frame, batch);
                         }
                     }
 
                     if (!consumed.Equals(buffer.Start))
                     {
-                        var now = _dispatcher.Time.GetTimestamp();
+                        var now = _owner.Time.GetTimestamp();
                         lock (_gate)
                         {
                             _progressAt = now;
@@ -310,11 +318,11 @@ internal sealed class MuxConnection
                     try
                     {
                         input.AdvanceTo(consumed, buffer.End);
-                        RouterDispatcher.FlushResends();
                     }
                     finally
                     {
-                        RouterSession.EndReplyBatch();
+                        // Commands sent again (redirects) first, then every client that got replies: one flush each.
+                        batch.End();
                     }
                 }
 
@@ -329,19 +337,18 @@ internal sealed class MuxConnection
             reason = ex.Message;
         }
 
-        _dispatcher.OnConnectionLost(this, reason);
+        _owner.OnConnectionLost(this, reason);
         await connection.DisposeAsync();
     }
 
     /// <summary>
     /// Marks the connection dead and hands over what it held: commands sent (their outcome is unknown)
-    /// and commands written after the last flush, which never left the gateway. Called by the dispatcher
-    /// under its pool lock.
+    /// and commands written after the last flush, which never left the gateway. Called by the pool under its lock.
     /// </summary>
-    internal (List<RouterRequest> Sent, List<RouterRequest> Unsent) Retire()
+    internal (List<SharedRequest> Sent, List<SharedRequest> Unsent) Retire()
     {
-        List<RouterRequest> sent = [];
-        List<RouterRequest> unsent = [];
+        List<SharedRequest> sent = [];
+        List<SharedRequest> unsent = [];
         lock (_gate)
         {
             _dead = true;
@@ -363,6 +370,8 @@ internal sealed class MuxConnection
 
         return (sent, unsent);
     }
+
+    public void FlushAtBatchEnd() => Flush();
 
     public void Abort()
     {

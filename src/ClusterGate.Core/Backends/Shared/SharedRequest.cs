@@ -1,0 +1,25 @@
+namespace ClusterGate.Core.Backends.Shared;
+
+/// <summary>A command on a shared connection: its bytes, and whether <c>ASKING</c> goes right before it.</summary>
+internal abstract class SharedRequest
+{
+    public abstract ReadOnlyMemory<byte> Bytes { get; }
+
+    /// <summary>Send <c>ASKING</c> right before the command (an ASK redirect).</summary>
+    public bool Asking { get; set; }
+}
+
+/// <summary>Who a shared connection reports to: replies in order, its loss, a failed connect.</summary>
+internal interface ISharedConnectionOwner
+{
+    TimeProvider Time { get; }
+
+    /// <summary>A reply frame for <paramref name="request"/>, on the connection's reader. Must not block.</summary>
+    void OnReply(SharedConnection connection, SharedRequest request, in System.Buffers.ReadOnlySequence<byte> frame, ReplyBatch batch);
+
+    /// <summary>The connection died; the owner takes back what was in flight (see <see cref="SharedConnectionPool.RetireAndReplace"/>).</summary>
+    void OnConnectionLost(SharedConnection connection, string reason);
+
+    /// <summary>Connecting failed: <paramref name="queued"/> never left the gateway.</summary>
+    void OnConnectFailed(SharedConnection connection, List<SharedRequest> queued, string reason);
+}

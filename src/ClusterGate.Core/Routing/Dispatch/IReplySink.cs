@@ -1,0 +1,14 @@
+using System.Buffers;
+using ClusterGate.Core.Backends.Shared;
+
+namespace ClusterGate.Core.Routing.Dispatch;
+
+/// <summary>Where the reply of a routed command goes: a client's reply slot, or one part of a split command.</summary>
+internal interface IReplySink
+{
+    /// <summary>
+    /// Called once, on a backend reader (<paramref name="batch"/> is its read's batch) or from a timer or the
+    /// dispatcher (no batch: write and flush now); must not block.
+    /// </summary>
+    void Complete(RoutedCommand request, in ReadOnlySequence<byte> reply, ReplyBatch? batch);
+}
