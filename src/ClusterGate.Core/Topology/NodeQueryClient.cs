@@ -33,6 +33,13 @@ public sealed class NodeQueryClient : IAsyncDisposable
     public async Task<NodeView> QueryAsync(NodeEndpoint endpoint, CancellationToken cancellationToken)
     {
         var channel = _channels.GetOrAdd(endpoint, e => new NodeChannel(e, BuildPipeline()));
+        if (channel.Gate.CurrentCount == 0 && Volatile.Read(ref channel.BusySince) is var since and not 0
+            && _timeProvider.GetElapsedTime(since) > _options.StragglerGrace)
+        {
+            // The last question to this node is still unanswered (it hangs): do not queue another one behind it.
+            return new NodeView(endpoint, null, null, "the previous query has not been answered yet");
+        }
+
         try
         {
             return await channel.Pipeline.ExecuteAsync(static async (state, ct) => await state.Client.QueryOnceAsync(state.Channel, ct), (Client: this, Channel: channel), cancellationToken);
@@ -75,6 +82,7 @@ public sealed class NodeQueryClient : IAsyncDisposable
     private async ValueTask<RespValue[]> RunAsync(NodeChannel channel, IReadOnlyList<string[]> commands, CancellationToken cancellationToken)
     {
         await channel.Gate.WaitAsync(cancellationToken);
+        Volatile.Write(ref channel.BusySince, _timeProvider.GetTimestamp());
         try
         {
             var connection = channel.Connection;
@@ -103,6 +111,7 @@ public sealed class NodeQueryClient : IAsyncDisposable
         }
         finally
         {
+            Volatile.Write(ref channel.BusySince, 0);
             channel.Gate.Release();
         }
     }
@@ -143,6 +152,13 @@ public sealed class NodeQueryClient : IAsyncDisposable
             .Handle<TimeoutException>()
             .Handle<TimeoutRejectedException>()
             .Handle<InvalidDataException>();
+
+        // A refused or reset connection is worth one quick retry (a node restarting, a stale kept-alive connection);
+        // a timeout is not: the node hangs, and asking again would double what it costs every refresh.
+        var retryable = new PredicateBuilder()
+            .Handle<SocketException>()
+            .Handle<IOException>()
+            .Handle<InvalidDataException>();
         return new ResiliencePipelineBuilder { TimeProvider = _timeProvider }
             .AddRetry(new RetryStrategyOptions
             {
@@ -150,7 +166,7 @@ public sealed class NodeQueryClient : IAsyncDisposable
                 Delay = TimeSpan.FromMilliseconds(20),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-                ShouldHandle = transient,
+                ShouldHandle = retryable,
             })
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
@@ -200,6 +216,9 @@ public sealed class NodeQueryClient : IAsyncDisposable
         public ResiliencePipeline Pipeline { get; } = pipeline;
 
         public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        /// <summary>When the call holding <see cref="Gate"/> started (a TimeProvider timestamp), 0 when free.</summary>
+        public long BusySince;
 
         public ControlConnection? Connection { get; set; }
     }

@@ -180,7 +180,7 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
     {
         var previous = Current;
         var targets = PickTargets(previous);
-        var views = await Task.WhenAll(targets.Select(t => _client.QueryAsync(t, cancellationToken)));
+        var views = await AskAllAsync(targets, cancellationToken);
         foreach (var view in views)
         {
             if (!view.Answered)
@@ -211,6 +211,45 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
 
         Publish(previous, next);
         return (next, views);
+    }
+
+    /// <summary>
+    /// Asks every target at once and waits for them all, but not for long for the last ones: once some node gave a
+    /// view, the others get <see cref="TopologyMonitorOptions.StragglerGrace"/> from the latest answer on. A
+    /// master that hangs without closing its sockets (a crash report being written, a stopped process, a black
+    /// hole) would otherwise hold every refresh for the whole command timeout, and with it the promotion the
+    /// other nodes already show. A straggler counts as not answered; its query goes on in the background, and
+    /// the next refresh does not queue behind it.
+    /// </summary>
+    private async Task<NodeView[]> AskAllAsync(List<NodeEndpoint> targets, CancellationToken cancellationToken)
+    {
+        var queries = targets.Select(t => _client.QueryAsync(t, cancellationToken)).ToArray();
+        var pending = new List<Task<NodeView>>(queries);
+        var anyAnswered = false;
+        while (pending.Count > 0)
+        {
+            // Once some node gave a view, the rest get the grace from the last answer on; before that, all the time.
+            var next = Task.WhenAny(pending);
+            if (anyAnswered && await Task.WhenAny(next, Task.Delay(_options.StragglerGrace, _timeProvider, cancellationToken)) != next)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                break;
+            }
+
+            var done = await next;
+            pending.Remove(done);
+            anyAnswered |= done.IsCompletedSuccessfully && done.Result.Answered;
+        }
+
+        var views = new NodeView[queries.Length];
+        for (var i = 0; i < queries.Length; i++)
+        {
+            views[i] = queries[i].IsCompletedSuccessfully
+                ? queries[i].Result
+                : new NodeView(targets[i], null, null, $"no answer within {_options.StragglerGrace.TotalMilliseconds:0} ms after the other nodes answered");
+        }
+
+        return views;
     }
 
     private List<NodeEndpoint> PickTargets(TopologySnapshot snapshot)

@@ -28,6 +28,13 @@ public sealed class TopologyMonitorOptions
     /// <summary>Bound on one control-plane round trip (connect included), so a hanging node never stalls a refresh.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromMilliseconds(1000);
 
+    /// <summary>
+    /// How long a refresh waits for the last node to answer once every other one has: a node that hangs without
+    /// closing its connections must not hold the refresh (and the promotion the others show) for a whole command
+    /// timeout. Healthy nodes answer in milliseconds; a slow one is asked again at the next refresh.
+    /// </summary>
+    public TimeSpan StragglerGrace { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Open a node's circuit after this many consecutive failures.</summary>
     public int CircuitBreakerFailures { get; set; } = 3;
 
