@@ -40,4 +40,5 @@ internal static class LogEvents
     public const int RouterSessionFailed = 302;
     public const int RouterProtocolError = 303;
     public const int RouterConnectionStalled = 304;
+    public const int RouterConnectionSuperseded = 305;
 }

@@ -26,6 +26,7 @@ public sealed class RedisCluster : IAsyncDisposable
     private readonly ProcessReaper _reaper;
     private readonly List<RedisNodeProcess> _nodes;
     private readonly Dictionary<int, (string Id, string Slots, long SegfaultTimestamp)> _killedMasters = [];
+    private readonly HashSet<int> _paused = [];
     private int _disposed;
 
     private RedisCluster(string directory, string redisServer, string redisCli, ProcessReaper reaper, List<RedisNodeProcess> nodes)
@@ -197,6 +198,55 @@ public sealed class RedisCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops the node's process with SIGSTOP, by its pid: a master that hangs without closing its sockets (as one
+    /// writing a long crash report, a paused VM, a network black hole). Remembered for <see cref="WaitForPromotionAsync"/>.
+    /// </summary>
+    public async Task PauseAsync(int port, CancellationToken ct = default)
+    {
+        var node = Node(port);
+        var self = (await ClusterNodeLinesAsync(port, ct)).FirstOrDefault(l => l.IsMyself);
+        if (self is { IsMaster: true })
+        {
+            _killedMasters[port] = (self.Id, self.Slots, Stopwatch.GetTimestamp());
+        }
+
+        Signal(node, "STOP");
+        lock (_paused)
+        {
+            _paused.Add(port);
+        }
+    }
+
+    /// <summary>Lets a node stopped by <see cref="PauseAsync"/> run again (SIGCONT).</summary>
+    public void Resume(int port)
+    {
+        Signal(Node(port), "CONT");
+        lock (_paused)
+        {
+            _paused.Remove(port);
+        }
+    }
+
+    private static void Signal(RedisNodeProcess node, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {node.Pid.ToString(CultureInfo.InvariantCulture)}") { UseShellExecute = false })
+            ?? throw new InvalidOperationException("could not run kill");
+        kill.WaitForExit();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {node.Pid} failed with {kill.ExitCode}");
+        }
+    }
+
+    private bool IsPaused(int port)
+    {
+        lock (_paused)
+        {
+            return _paused.Contains(port);
+        }
+    }
+
     /// <summary>Starts a stopped node again from its own config and directory and waits for PING.</summary>
     public async Task RestartAsync(int port, CancellationToken ct = default)
     {
@@ -236,7 +286,7 @@ public sealed class RedisCluster : IAsyncDisposable
         await WaitUntilAsync(
             async token =>
             {
-                foreach (var survivor in _nodes.Where(n => n.IsRunning && n.Port != deadMasterPort))
+                foreach (var survivor in _nodes.Where(n => n.IsRunning && n.Port != deadMasterPort && !IsPaused(n.Port)))
                 {
                     var lines = await TryGetLinesAsync(survivor.Port, token);
                     var promoted = lines?.FirstOrDefault(l => l.Id != deadId && l.IsMaster && !l.IsUnsettled && l.Slots == slots);

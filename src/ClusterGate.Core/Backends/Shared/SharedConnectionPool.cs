@@ -83,6 +83,37 @@ internal sealed class SharedConnectionPool
         }
     }
 
+    /// <summary>
+    /// Retires every connection to a node <paramref name="superseded"/> names (a master that failed and was
+    /// replaced): what each had sent and what it still held unsent, in order. The caller aborts them.
+    /// </summary>
+    public List<(SharedConnection Connection, List<SharedRequest> Sent, List<SharedRequest> Unsent)>? RetireWhere(Func<string, bool> superseded)
+    {
+        List<(SharedConnection, List<SharedRequest>, List<SharedRequest>)>? retired = null;
+        lock (_gate)
+        {
+            foreach (var (nodeId, connections) in _pool)
+            {
+                if (!superseded(nodeId))
+                {
+                    continue;
+                }
+
+                for (var i = 0; i < connections.Length; i++)
+                {
+                    if (connections[i] is { } connection)
+                    {
+                        var (sent, unsent) = connection.Retire();
+                        (retired ??= []).Add((connection, sent, unsent));
+                        Volatile.Write(ref connections[i], null);
+                    }
+                }
+            }
+        }
+
+        return retired;
+    }
+
     /// <summary>Connections with commands out and no reply for longer than <paramref name="timeout"/>.</summary>
     public List<SharedConnection>? Stalled(TimeSpan timeout)
     {

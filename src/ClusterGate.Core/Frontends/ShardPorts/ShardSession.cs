@@ -1093,6 +1093,9 @@ internal sealed class ShardSession : IClientSession, IDisposable
     /// <summary>The backend died. Caller holds the send lock and is the pump.</summary>
     private async Task LoseBackendLockedAsync(BackendConnection lost, PipeWriter output)
     {
+        // A master going away may still accept connections for a moment: do not go back to it until a snapshot
+        // newer than this one (a refresh is requested just below) still shows it up.
+        var lostAt = _context.Monitor.Current.Version;
         Volatile.Write(ref _backend, null);
         lost.Abort();
         await lost.DisposeAsync();
@@ -1141,7 +1144,7 @@ internal sealed class ShardSession : IClientSession, IDisposable
             await FlushClientAsync(output);
         }
 
-        var acquired = !_clientDone && await AcquireBackendLockedAsync();
+        var acquired = !_clientDone && await AcquireBackendLockedAsync(lost.NodeId, lostAt);
         var backend = Volatile.Read(ref _backend);
         var noMaster = NoMaster();
         for (var i = flushedHead; i < entries.Count; i++)
@@ -1193,6 +1196,14 @@ internal sealed class ShardSession : IClientSession, IDisposable
                 return;
             }
 
+            if (_context.Monitor.Current.NodeById(current.NodeId) is null or { IsDown: true })
+            {
+                // The old master is down (it may hang without closing its sockets): waiting for its replies
+                // would only delay the move. What it had is lost like any crash.
+                await LoseBackendLockedAsync(current, output);
+                return;
+            }
+
             // Let every reply of the old master arrive (bounded), so nothing is lost or resent.
             using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(2));
             using var wakeReader = drain.Token.Register(() => current.Input.CancelPendingRead());
@@ -1228,7 +1239,8 @@ internal sealed class ShardSession : IClientSession, IDisposable
     /// Connects to the group's confirmed master, waiting for one up to the hold time. Replays the
     /// connection state as internal commands. Caller holds the send lock.
     /// </summary>
-    private async Task<bool> AcquireBackendLockedAsync()
+    /// <param name="avoidNode">A node just lost: not connected to again unless a snapshot newer than <paramref name="lostAt"/> still names it.</param>
+    private async Task<bool> AcquireBackendLockedAsync(string? avoidNode = null, long lostAt = -1)
     {
         var options = _context.Options;
         var monitor = _context.Monitor;
@@ -1241,7 +1253,8 @@ internal sealed class ShardSession : IClientSession, IDisposable
             var next = monitor.NextSnapshotAsync(_aborted.Token);
             var snapshot = monitor.Current;
             var master = snapshot.GroupById(_groupId)?.RoutableMaster;
-            if (master is not null && !(master.Id == failedNode && snapshot.Version == failedVersion))
+            if (master is not null && !(master.Id == failedNode && snapshot.Version == failedVersion)
+                && !(master.Id == avoidNode && snapshot.Version <= lostAt))
             {
                 try
                 {

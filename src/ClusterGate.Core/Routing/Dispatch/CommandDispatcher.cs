@@ -33,6 +33,10 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
     // redirect) skips the slot table, the pool's lock and its lookup by node id.
     private RouteTable? _routes;
 
+    // The last snapshot version whose failed-over masters' connections were retired (see Reconcile).
+    private readonly Lock _reconcileGate = new();
+    private long _reconciledVersion = -1;
+
     public CommandDispatcher(TopologyMonitor monitor, DispatchOptions options, IBackendConnector connector, ILogger logger, TimeProvider time)
     {
         _monitor = monitor;
@@ -70,6 +74,16 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             }
         }
 
+        if (snapshot.Version > Volatile.Read(ref _reconciledVersion))
+        {
+            Reconcile(snapshot);
+        }
+
+        return RouteSlow(snapshot, request, remember: true);
+    }
+
+    private SharedConnection? RouteSlow(TopologySnapshot snapshot, RoutedCommand request, bool remember)
+    {
         var master = _router.Choose(snapshot, request, out var cacheable);
         if (master is null)
         {
@@ -89,12 +103,86 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             }
         }
 
-        if (cacheable)
+        if (cacheable && remember)
         {
             Remember(snapshot, request.Slot, master, slots);
         }
 
         return connection;
+    }
+
+    /// <summary>
+    /// A master that failed and was replaced may never close its connections (a crash report being written, a
+    /// stopped process, a network black hole): what waits on them would wait until TCP gives up. So once a snapshot
+    /// shows a node down while its group has another master, its connections are retired: commands they had sent
+    /// get "outcome unknown" (read-only ones are sent again), commands they still held unsent go to the new master,
+    /// in order. No command is routed on a snapshot before this ran for it, and nothing it reroutes fills the route
+    /// cache, so a client's later commands cannot pass its earlier ones.
+    /// </summary>
+    private void Reconcile(TopologySnapshot snapshot)
+    {
+        List<(SharedConnection Connection, List<SharedRequest> Sent, List<SharedRequest> Unsent)>? retired;
+        lock (_reconcileGate)
+        {
+            if (snapshot.Version <= _reconciledVersion)
+            {
+                return;
+            }
+
+            retired = _pool.RetireWhere(nodeId => IsSuperseded(snapshot, nodeId));
+            if (retired is not null)
+            {
+                var batch = new ReplyBatch();
+                foreach (var (_, _, unsent) in retired)
+                {
+                    foreach (RoutedCommand request in unsent)
+                    {
+                        if (request.Slot >= 0)
+                        {
+                            request.TargetNodeId = null;
+                        }
+
+                        if (RouteSlow(snapshot, request, remember: false) is { } connection)
+                        {
+                            batch.DeferConnection(connection);
+                        }
+                    }
+                }
+
+                batch.End();
+            }
+
+            Volatile.Write(ref _reconciledVersion, snapshot.Version);
+        }
+
+        foreach (var (connection, sent, _) in retired ?? [])
+        {
+            LogConnectionSuperseded(connection.Connect.ToString(), sent.Count);
+            connection.Abort();
+            AnswerLost(connection, sent, 0);
+        }
+    }
+
+    /// <summary>
+    /// A node that is gone, or down while it serves nothing: a failed master whose replica was promoted is in no
+    /// group any more (until it rejoins as a replica), or in a group with another master. A down master still in
+    /// its group without a successor keeps its connections: its replies may yet come.
+    /// </summary>
+    private static bool IsSuperseded(TopologySnapshot snapshot, string nodeId)
+    {
+        var node = snapshot.NodeById(nodeId);
+        if (node is null)
+        {
+            return true;
+        }
+
+        if (!node.IsDown)
+        {
+            return false;
+        }
+
+        var group = snapshot.GroupByNodeId(nodeId);
+        return group is null || (group.RoutableMaster is { } master && master.Id != nodeId);
     }
 
     /// <summary>Every master that currently has a confirmed role (for fan-out commands).</summary>
@@ -247,6 +335,16 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             start = 1;
         }
 
+        AnswerLost(connection, sent, start);
+        foreach (var request in stranded ?? [])
+        {
+            HoldOrFail((RoutedCommand)request, null);
+        }
+    }
+
+    /// <summary>Commands sent on a connection that is gone: outcome unknown, unless read-only (sent again).</summary>
+    private void AnswerLost(SharedConnection connection, List<SharedRequest> sent, int start)
+    {
         var unknown = GatewayReplies.OutcomeUnknown(connection.Connect.ToString());
         for (var i = start; i < sent.Count; i++)
         {
@@ -259,11 +357,6 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             {
                 request.Sink.Complete(request, new ReadOnlySequence<byte>(unknown), null);
             }
-        }
-
-        foreach (var request in stranded ?? [])
-        {
-            HoldOrFail((RoutedCommand)request, null);
         }
     }
 
@@ -322,12 +415,15 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
     {
         if (_held.TakeAll() is not { } waiting)
         {
+            // Nothing waits, but connections to a master that was replaced may hold commands: retire them now.
+            _ = Task.Run(() => Reconcile(snapshot));
             return;
         }
 
         // Off the monitor's loop: routing may connect.
         _ = Task.Run(() =>
         {
+            Reconcile(snapshot);
             var batch = new ReplyBatch();
             foreach (var request in waiting)
             {
