@@ -104,4 +104,35 @@ public sealed class RouterHostileClientTests(RedisClusterFixture fixture, ITestO
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"the other client was served in {served.ElapsedMilliseconds} ms"));
         await good.CallAsync(ReplyBound, cts.Token, "DEL", key);
     }
+
+    [Fact]
+    public async Task ClientSentPipelineAndStoppedReading_RepliesOverSoftLimit_DisconnectedAfterSoftDuration()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        using var log = new TestOutputLoggerProvider(output);
+
+        // No hard limit: only the soft one (1 MB for 1 s) can end it, with no reply arriving after the pipeline's.
+        var limit = new OutputBufferLimit(0, 1L << 20, TimeSpan.FromSeconds(1));
+        await using var gateway = await RouterGateway.StartAsync(fixture.Cluster, log, o => o.ClientOutputLimit = limit, cts.Token);
+        var key = $"{{{gateway.TagOfGroup(0)}}}:soft:{_run}";
+        await using var good = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+        Assert.True((await good.CallAsync(ReplyBound, cts.Token, "SET", key, new string('x', 100 * 1024))).IsOk);
+
+        await using var hog = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+        hog.Socket.ReceiveBufferSize = 4096;
+        var request = RespClient.Encode("GET", key);
+        var batch = new byte[request.Length * 100];
+        for (var i = 0; i < 100; i++)
+        {
+            request.CopyTo(batch, i * request.Length);
+        }
+
+        await hog.SendRawAsync(batch, cts.Token);
+        await RedisCluster.WaitUntilAsync(
+            _ => Task.FromResult(gateway.Frontend.ActiveSessions == 1),
+            TimeSpan.FromSeconds(15),
+            "the router to disconnect the client whose replies stayed over the soft limit",
+            ct: cts.Token);
+        await good.CallAsync(ReplyBound, cts.Token, "DEL", key);
+    }
 }

@@ -456,7 +456,7 @@ internal sealed class RouterSession : IClientSession, IBatchFlush, IDisposable
         System.IO.Pipelines.FlushResult result;
         try
         {
-            result = await flush;
+            result = await WhileNotReadingAsync(flush);
         }
         catch (Exception)
         {
@@ -472,6 +472,29 @@ internal sealed class RouterSession : IClientSession, IBatchFlush, IDisposable
             }
 
             WriteReady(FlushMode.Now, null);
+        }
+    }
+
+    /// <summary>
+    /// Waits for a flush the client does not take (it is not reading). Its replies sit in the gateway meanwhile: once
+    /// they are over the soft output limit for its duration the client is cut off, even when no new reply arrives to
+    /// check it (a client that sent a pipeline and stopped).
+    /// </summary>
+    private async Task<System.IO.Pipelines.FlushResult> WhileNotReadingAsync(ValueTask<System.IO.Pipelines.FlushResult> flush)
+    {
+        var pending = flush.AsTask();
+        var limit = _context.Options.ClientOutputLimit;
+        var period = limit.SoftDuration > TimeSpan.Zero && limit.SoftDuration < TimeSpan.FromSeconds(1) ? limit.SoftDuration : TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                return await pending.WaitAsync(period, _context.TimeProvider);
+            }
+            catch (TimeoutException)
+            {
+                OnReplyBuffered(0);
+            }
         }
     }
 
