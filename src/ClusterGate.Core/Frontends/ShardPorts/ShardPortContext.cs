@@ -1,4 +1,5 @@
 using ClusterGate.Core.Backends;
+using ClusterGate.Core.Backends.Links;
 using ClusterGate.Core.Frontends.Rewrite;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Routing.Commands;
@@ -13,10 +14,19 @@ internal sealed class ShardPortContext
     private readonly Func<int, int?> _portOf;
     private CachedMap? _addressMap;
 
-    public ShardPortContext(TopologyMonitor monitor, ShardPortOptions options, BackendConnector connector, ILogger logger, TimeProvider timeProvider, Func<int, int?> portOf)
+    public ShardPortContext(TopologyMonitor monitor, ShardPortOptions options, IBackendConnector connector, ILogger logger, TimeProvider timeProvider, Func<int, int?> portOf)
     {
         Monitor = monitor;
+        Masters = new GroupMasterDirectory(monitor);
         Options = options;
+        LinkOptions = new MasterLinkOptions
+        {
+            HoldTimeout = options.HoldTimeout,
+            ConnectTimeout = options.ConnectTimeout,
+            MaxInFlight = options.MaxPendingPerSession,
+            User = options.User,
+            Password = options.Password,
+        };
         Connector = connector;
         Logger = logger;
         TimeProvider = timeProvider;
@@ -25,9 +35,14 @@ internal sealed class ShardPortContext
 
     public TopologyMonitor Monitor { get; }
 
+    /// <summary>The topology as the sessions' master links see it.</summary>
+    public IMasterDirectory Masters { get; }
+
     public ShardPortOptions Options { get; }
 
-    public BackendConnector Connector { get; }
+    public MasterLinkOptions LinkOptions { get; }
+
+    public IBackendConnector Connector { get; }
 
     public ILogger Logger { get; }
 
