@@ -102,6 +102,8 @@ internal sealed partial class GatewayHost
                 LogAdminListening($"http://{FormatHost(shardOptions.AnnounceHost)}:{_options.AdminPort}/", $"{_options.Bind}:{_options.AdminPort}");
             }
 
+            // After a burst the runtime keeps what it mapped until code allocates again: give it back once quiet.
+            await using var reclaimer = new MemoryReclaimer(_loggerFactory.CreateLogger<MemoryReclaimer>(), TimeProvider.System);
             try
             {
                 await Task.Delay(Timeout.Infinite, stopping);
