@@ -36,7 +36,7 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[] _lastName = new byte[32];
     private int _lastNameLength;
-    private bool _lastReadOnly;
+    private CommandTraits _lastTraits;
 
     /// <summary>The client closed or reset its connection (not QUIT, not a protocol error, not a shutdown).</summary>
     private volatile bool _clientGone;
@@ -377,7 +377,7 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
         int args,
         BackendConnection? backend)
     {
-        var kind = Classify(name, argument, args, out var replies);
+        var kind = Classify(name, argument, args, out var replies, out var readOnly);
         if (_link.State.MultiAborted)
         {
             _link.EnqueueLocal(kind switch
@@ -400,7 +400,6 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
             return Submitted.Local;
         }
 
-        var readOnly = IsReadOnly(name, argument, args > 0);
         var pending = new PendingCommand
         {
             Kind = kind,
@@ -433,27 +432,38 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
     }
 
     /// <summary>
-    /// Whether Redis flags the command read-only (and neither write nor blocking). Pipelines repeat a
-    /// command, so the last plain command name and its answer are kept; containers (CONFIG GET) always look up.
+    /// The command's traits (<see cref="CommandTraits"/>, the table both frontends share): its effect on the
+    /// connection, and whether it may be sent again. Pipelines repeat a command, so the last plain command name and
+    /// its traits are kept; containers (CONFIG GET) always look up.
     /// </summary>
-    private bool IsReadOnly(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, bool hasArgument)
+    private CommandKind Classify(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, int args, out int replies, out bool readOnly)
     {
+        CommandTraits traits;
         if (name.SequenceEqual(_lastName.AsSpan(0, _lastNameLength)))
         {
-            return _lastReadOnly;
+            traits = _lastTraits;
         }
-
-        var spec = FindSpec(name, argument, hasArgument);
-        var readOnly = spec is not null && spec.HasFlag(CommandSpecFlags.ReadOnly)
-            && (spec.Flags & (CommandSpecFlags.Write | CommandSpecFlags.Blocking)) == 0;
-        if (spec is { IsContainer: false } && name.Length <= _lastName.Length)
+        else
         {
-            name.CopyTo(_lastName);
-            _lastNameLength = name.Length;
-            _lastReadOnly = readOnly;
+            var spec = FindSpec(name, argument, args > 0);
+            traits = spec?.Traits ?? CommandTraits.Unknown;
+            if (spec is { IsContainer: false } && name.Length <= _lastName.Length)
+            {
+                name.CopyTo(_lastName);
+                _lastNameLength = name.Length;
+                _lastTraits = traits;
+            }
         }
 
-        return readOnly;
+        readOnly = traits.Resendable;
+        replies = traits.Kind switch
+        {
+            // One confirmation per channel; without channels, one per current subscription (at least one).
+            CommandKind.Subscribe or CommandKind.PSubscribe or CommandKind.SSubscribe => Math.Max(1, args),
+            CommandKind.Unsubscribe or CommandKind.PUnsubscribe or CommandKind.SUnsubscribe => args > 0 ? args : _link.State.UnsubscribeAllReplies(traits.Kind),
+            _ => 1,
+        };
+        return traits.Kind;
     }
 
     /// <summary>The command, or for a container such as CONFIG its subcommand, as <see cref="CommandCatalog.Find"/> finds it.</summary>
@@ -482,148 +492,6 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
         full[name.Length] = (byte)'|';
         argument.CopyTo(full[(name.Length + 1)..]);
         return commands.TryFind(full[..(name.Length + 1 + argument.Length)], out var sub) ? sub : spec;
-    }
-
-    private CommandKind Classify(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, int args, out int replies)
-    {
-        replies = 1;
-        switch (name.Length)
-        {
-            case 4:
-                if (Ascii.EqualsIgnoreCase(name, "AUTH"u8))
-                {
-                    return CommandKind.Auth;
-                }
-
-                if (Ascii.EqualsIgnoreCase(name, "EXEC"u8))
-                {
-                    return CommandKind.Exec;
-                }
-
-                if (Ascii.EqualsIgnoreCase(name, "QUIT"u8))
-                {
-                    return CommandKind.Quit;
-                }
-
-                break;
-            case 5:
-                if (Ascii.EqualsIgnoreCase(name, "HELLO"u8))
-                {
-                    return CommandKind.Hello;
-                }
-
-                if (Ascii.EqualsIgnoreCase(name, "MULTI"u8))
-                {
-                    return CommandKind.Multi;
-                }
-
-                if (Ascii.EqualsIgnoreCase(name, "RESET"u8))
-                {
-                    return CommandKind.Reset;
-                }
-
-                break;
-            case 6:
-                if (Ascii.EqualsIgnoreCase(name, "SELECT"u8))
-                {
-                    return CommandKind.Select;
-                }
-
-                if (args >= 2 && Ascii.EqualsIgnoreCase(name, "CLIENT"u8) && Ascii.EqualsIgnoreCase(argument, "SETNAME"u8))
-                {
-                    return CommandKind.ClientSetName;
-                }
-
-                break;
-            case 7:
-                if (Ascii.EqualsIgnoreCase(name, "DISCARD"u8))
-                {
-                    return CommandKind.Discard;
-                }
-
-                if (Ascii.EqualsIgnoreCase(name, "MONITOR"u8))
-                {
-                    return CommandKind.Monitor;
-                }
-
-                if (args >= 1 && Ascii.EqualsIgnoreCase(name, "CLUSTER"u8))
-                {
-                    if (Ascii.EqualsIgnoreCase(argument, "NODES"u8))
-                    {
-                        return CommandKind.ClusterNodes;
-                    }
-
-                    if (Ascii.EqualsIgnoreCase(argument, "SLOTS"u8))
-                    {
-                        return CommandKind.ClusterSlots;
-                    }
-
-                    if (Ascii.EqualsIgnoreCase(argument, "SHARDS"u8))
-                    {
-                        return CommandKind.ClusterShards;
-                    }
-                }
-
-                break;
-            case 8:
-                if (Ascii.EqualsIgnoreCase(name, "READONLY"u8))
-                {
-                    return CommandKind.ReadOnly;
-                }
-
-                break;
-            case 9:
-                if (Ascii.EqualsIgnoreCase(name, "READWRITE"u8))
-                {
-                    return CommandKind.ReadWrite;
-                }
-
-                if (Ascii.EqualsIgnoreCase(name, "SUBSCRIBE"u8))
-                {
-                    replies = Math.Max(1, args);
-                    return CommandKind.Subscribe;
-                }
-
-                break;
-            case 10:
-                if (Ascii.EqualsIgnoreCase(name, "PSUBSCRIBE"u8))
-                {
-                    replies = Math.Max(1, args);
-                    return CommandKind.PSubscribe;
-                }
-
-                if (Ascii.EqualsIgnoreCase(name, "SSUBSCRIBE"u8))
-                {
-                    replies = Math.Max(1, args);
-                    return CommandKind.SSubscribe;
-                }
-
-                break;
-            case 11:
-                if (Ascii.EqualsIgnoreCase(name, "UNSUBSCRIBE"u8))
-                {
-                    replies = args > 0 ? args : _link.State.UnsubscribeAllReplies(CommandKind.Unsubscribe);
-                    return CommandKind.Unsubscribe;
-                }
-
-                break;
-            case 12:
-                if (Ascii.EqualsIgnoreCase(name, "PUNSUBSCRIBE"u8))
-                {
-                    replies = args > 0 ? args : _link.State.UnsubscribeAllReplies(CommandKind.PUnsubscribe);
-                    return CommandKind.PUnsubscribe;
-                }
-
-                if (Ascii.EqualsIgnoreCase(name, "SUNSUBSCRIBE"u8))
-                {
-                    replies = args > 0 ? args : _link.State.UnsubscribeAllReplies(CommandKind.SUnsubscribe);
-                    return CommandKind.SUnsubscribe;
-                }
-
-                break;
-        }
-
-        return CommandKind.Normal;
     }
 
     /// <summary>The link's pump hands over a reply that may need more than forwarding (see <see cref="ILinkClient.WriteReply"/>).</summary>

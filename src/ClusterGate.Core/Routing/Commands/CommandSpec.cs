@@ -35,9 +35,12 @@ public sealed record CommandSpec(
 
     public ImmutableArray<KeySpec> KeySpecs { get; } = KeySpecs.IsDefault ? [] : KeySpecs;
 
-    public ImmutableArray<string> Tips { get; init; } = Tips.IsDefault ? [] : Tips;
+    public ImmutableArray<string> Tips { get; } = Tips.IsDefault ? [] : Tips;
 
-    public ImmutableArray<CommandSpec> Subcommands { get; init; } = Subcommands.IsDefault ? [] : Subcommands;
+    public ImmutableArray<CommandSpec> Subcommands { get; } = Subcommands.IsDefault ? [] : Subcommands;
+
+    /// <summary>What the command does besides its result, for both frontends (see <see cref="CommandTraits"/>).</summary>
+    internal CommandTraits Traits { get; } = CommandTraits.Of(Name, Flags, Tips.IsDefault ? [] : Tips);
 
     public bool IsContainer => !Subcommands.IsEmpty;
 

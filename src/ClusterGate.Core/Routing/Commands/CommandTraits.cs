@@ -1,0 +1,162 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
+using ClusterGate.Core.Backends.InFlight;
+
+namespace ClusterGate.Core.Routing.Commands;
+
+/// <summary>How the router port treats a command.</summary>
+internal enum RouterDisposition : byte
+{
+    /// <summary>Sent to the master of its keys' slot (or any master when keyless) on a shared connection.</summary>
+    Shared,
+
+    /// <summary>Answered by the gateway itself (PING, ECHO, SELECT, CLIENT SETNAME, HELLO...).</summary>
+    Local,
+
+    /// <summary>Keys of several slots: split per slot and merged (Redis's <c>request_policy:multi_shard</c>).</summary>
+    Split,
+
+    /// <summary>Sent to every master (<c>request_policy:all_shards</c>) and merged by its <c>response_policy</c>.</summary>
+    AllMasters,
+
+    /// <summary>Sent to every node, replicas too (<c>request_policy:all_nodes</c>).</summary>
+    AllNodes,
+
+    /// <summary>Handled by the router's own code (SCAN's cursor, INFO's merge, CONFIG GET from one master).</summary>
+    Special,
+
+    /// <summary>Changes the connection it runs on, or blocks it: never on a shared connection.</summary>
+    OwnConnection,
+
+    /// <summary>Refused: it would change a node for everyone, or cannot work through a gateway.</summary>
+    Refused,
+}
+
+/// <summary>How replies of parts are merged (Redis's <c>response_policy</c> tips).</summary>
+internal enum ResponsePolicy : byte
+{
+    /// <summary>No tip: the command's own merge (split commands) or the first part.</summary>
+    Default,
+    AllSucceeded,
+    OneSucceeded,
+    AggregateSum,
+    AggregateLogicalAnd,
+    AggregateLogicalOr,
+    AggregateMin,
+    AggregateMax,
+    Special,
+}
+
+/// <summary>
+/// What a command does besides its result, for both frontends, from one table: the effect on the connection it runs
+/// on (<see cref="Kind"/>: what a shard port replays after a failover, what it rewrites), whether it may be sent
+/// again when its outcome is unknown (<see cref="Resendable"/>: Redis flags it read-only, not write, not blocking),
+/// and the router's <see cref="Router"/> disposition. Derived from Redis's own flags and tips, plus the short
+/// explicit table below for what those do not say.
+/// </summary>
+internal readonly record struct CommandTraits(CommandKind Kind, bool Resendable, RouterDisposition Router, ResponsePolicy Response)
+{
+    /// <summary>An unknown command (not in the table nor in the cluster's COMMAND reply).</summary>
+    public static CommandTraits Unknown { get; } = new(CommandKind.Normal, false, RouterDisposition.Refused, ResponsePolicy.Default);
+
+    // What flags and tips do not say: the connection effects, and the router's own answers.
+    private static readonly FrozenDictionary<string, (CommandKind Kind, RouterDisposition? Router)> Explicit =
+        new Dictionary<string, (CommandKind, RouterDisposition?)>(StringComparer.Ordinal)
+        {
+            ["auth"] = (CommandKind.Auth, RouterDisposition.Local),
+            ["hello"] = (CommandKind.Hello, RouterDisposition.Local),
+            ["select"] = (CommandKind.Select, RouterDisposition.Local),
+            ["quit"] = (CommandKind.Quit, RouterDisposition.Local),
+            ["reset"] = (CommandKind.Reset, RouterDisposition.Local),
+            ["readonly"] = (CommandKind.ReadOnly, RouterDisposition.Local),
+            ["readwrite"] = (CommandKind.ReadWrite, RouterDisposition.Local),
+            ["ping"] = (CommandKind.Normal, RouterDisposition.Local),
+            ["echo"] = (CommandKind.Normal, RouterDisposition.Local),
+            ["client"] = (CommandKind.Normal, RouterDisposition.Local),
+            ["client|setname"] = (CommandKind.ClientSetName, RouterDisposition.Local),
+            ["cluster"] = (CommandKind.Normal, RouterDisposition.Local),
+            ["cluster|nodes"] = (CommandKind.ClusterNodes, RouterDisposition.Local),
+            ["cluster|slots"] = (CommandKind.ClusterSlots, RouterDisposition.Local),
+            ["cluster|shards"] = (CommandKind.ClusterShards, RouterDisposition.Local),
+            ["multi"] = (CommandKind.Multi, RouterDisposition.OwnConnection),
+            ["exec"] = (CommandKind.Exec, RouterDisposition.OwnConnection),
+            ["discard"] = (CommandKind.Discard, RouterDisposition.OwnConnection),
+            ["watch"] = (CommandKind.Normal, RouterDisposition.OwnConnection),
+            ["unwatch"] = (CommandKind.Normal, RouterDisposition.OwnConnection),
+            ["monitor"] = (CommandKind.Monitor, RouterDisposition.OwnConnection),
+            ["subscribe"] = (CommandKind.Subscribe, RouterDisposition.OwnConnection),
+            ["psubscribe"] = (CommandKind.PSubscribe, RouterDisposition.OwnConnection),
+            ["ssubscribe"] = (CommandKind.SSubscribe, RouterDisposition.OwnConnection),
+            ["unsubscribe"] = (CommandKind.Unsubscribe, RouterDisposition.OwnConnection),
+            ["punsubscribe"] = (CommandKind.PUnsubscribe, RouterDisposition.OwnConnection),
+            ["sunsubscribe"] = (CommandKind.SUnsubscribe, RouterDisposition.OwnConnection),
+            ["wait"] = (CommandKind.Normal, RouterDisposition.OwnConnection),
+            ["waitaof"] = (CommandKind.Normal, RouterDisposition.OwnConnection),
+            ["scan"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["info"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["config|get"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["mset"] = (CommandKind.Normal, RouterDisposition.Split),
+        }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>The traits of a command as Redis describes it (<paramref name="name"/> lower case, subcommands as <c>"client|setname"</c>).</summary>
+    public static CommandTraits Of(string name, CommandSpecFlags flags, ImmutableArray<string> tips)
+    {
+        var resendable = (flags & CommandSpecFlags.ReadOnly) != 0 && (flags & (CommandSpecFlags.Write | CommandSpecFlags.Blocking)) == 0;
+        var response = ResponseOf(tips);
+        if (Explicit.TryGetValue(name, out var known))
+        {
+            return new(known.Kind, resendable, known.Router ?? RouterDisposition.Shared, response);
+        }
+
+        var router = (flags & CommandSpecFlags.Blocking) != 0 ? RouterDisposition.OwnConnection : RequestPolicyOf(tips);
+        return new(CommandKind.Normal, resendable, router, response);
+    }
+
+    private static RouterDisposition RequestPolicyOf(ImmutableArray<string> tips)
+    {
+        foreach (var tip in tips)
+        {
+            switch (tip)
+            {
+                case "request_policy:multi_shard":
+                    return RouterDisposition.Split;
+                case "request_policy:all_shards":
+                    return RouterDisposition.AllMasters;
+                case "request_policy:all_nodes":
+                    return RouterDisposition.AllNodes;
+                case "request_policy:special":
+                    return RouterDisposition.Special;
+            }
+        }
+
+        return RouterDisposition.Shared;
+    }
+
+    private static ResponsePolicy ResponseOf(ImmutableArray<string> tips)
+    {
+        foreach (var tip in tips)
+        {
+            switch (tip)
+            {
+                case "response_policy:all_succeeded":
+                    return ResponsePolicy.AllSucceeded;
+                case "response_policy:one_succeeded":
+                    return ResponsePolicy.OneSucceeded;
+                case "response_policy:agg_sum":
+                    return ResponsePolicy.AggregateSum;
+                case "response_policy:agg_logical_and":
+                    return ResponsePolicy.AggregateLogicalAnd;
+                case "response_policy:agg_logical_or":
+                    return ResponsePolicy.AggregateLogicalOr;
+                case "response_policy:agg_min":
+                    return ResponsePolicy.AggregateMin;
+                case "response_policy:agg_max":
+                    return ResponsePolicy.AggregateMax;
+                case "response_policy:special":
+                    return ResponsePolicy.Special;
+            }
+        }
+
+        return ResponsePolicy.Default;
+    }
+}
