@@ -23,7 +23,10 @@ internal sealed record HostileOptions
     public int Batch { get; init; } = 200;
     public TimeSpan Hold { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(5);
-    public int ValueSize { get; init; } = 100 * 1024;
+
+    /// <summary>Bytes of the big value; null: each probe's own default (never-reads 100 KB, burst 1 MB).</summary>
+    public int? ValueSize { get; init; }
+
     public int PipelineCount { get; init; } = 200_000;
     public int PingCount { get; init; } = 1_000_000;
     public int IdleCount { get; init; } = 10_000;
@@ -34,6 +37,10 @@ internal sealed record HostileOptions
     public TimeSpan GoodPause { get; init; } = TimeSpan.FromMilliseconds(1);
     public TimeSpan CutoffTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public int RssLimitMb { get; init; } = 4096;
+
+    /// <summary>burst: how long RSS is followed after the last burst client closed.</summary>
+    public TimeSpan SettleBurst { get; init; } = TimeSpan.FromSeconds(60);
+
     public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromMinutes(3);
     public int RandomSeed { get; init; } = 1;
     public bool Json { get; init; }

@@ -17,6 +17,9 @@ namespace ClusterGate.Hostile.Probes;
 /// </summary>
 internal sealed class NeverReadsProbe : IProbe
 {
+    /// <summary>--value-size when not given.</summary>
+    public const int DefaultValueSize = 100 * 1024;
+
     private const int CommandsPerSend = 1000;
     private const double MachineMemoryFloor = 0.25;
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
@@ -29,10 +32,11 @@ internal sealed class NeverReadsProbe : IProbe
     {
         var options = context.Options;
         var key = context.Key("big");
+        var valueSize = options.ValueSize ?? DefaultValueSize;
         try
         {
             using var control = context.Control();
-            var set = control.Execute("SET", key, new string('v', options.ValueSize));
+            var set = control.Execute("SET", key, new string('v', valueSize));
             if (set is not { Kind: RespKind.Simple, Line: "OK" })
             {
                 return new ProbeOutcome { Reply = $"not run: SET {key} answered {set}" };
@@ -45,7 +49,7 @@ internal sealed class NeverReadsProbe : IProbe
 
         try
         {
-            return await PipelineAsync(context, key, ct);
+            return await PipelineAsync(context, key, valueSize, ct);
         }
         finally
         {
@@ -53,7 +57,7 @@ internal sealed class NeverReadsProbe : IProbe
         }
     }
 
-    private static async Task<ProbeOutcome> PipelineAsync(ProbeContext context, string key, CancellationToken ct)
+    private static async Task<ProbeOutcome> PipelineAsync(ProbeContext context, string key, int valueSize, CancellationToken ct)
     {
         var options = context.Options;
         RawClient client;
@@ -163,7 +167,7 @@ internal sealed class NeverReadsProbe : IProbe
             var outcome = new ProbeOutcome { Reply = $"{cutOff ?? stopped}; {sentText}" };
             outcome.Details.Add(stopped);
             outcome.Details.Add($"the machine's memory in use grew by up to {machineGrowthKb / 1024} MB (whatever buffered the replies: the target, the node behind it, socket buffers)");
-            outcome.Details.Add($"GET {key} ({options.ValueSize.ToString("N0", CultureInfo.InvariantCulture)} bytes) × {options.PipelineCount.ToString("N0", CultureInfo.InvariantCulture)}, replies never read; {sentText}");
+            outcome.Details.Add($"GET {key} ({valueSize.ToString("N0", CultureInfo.InvariantCulture)} bytes) × {options.PipelineCount.ToString("N0", CultureInfo.InvariantCulture)}, replies never read; {sentText}");
             return outcome;
         }
     }

@@ -1,9 +1,10 @@
 namespace ClusterGate.Hostile.Probes;
 
-/// <summary>Every probe, in the order a default run takes them.</summary>
+/// <summary>Every probe: those of a default run in its order, then those that run only when named (--probe).</summary>
 internal static class ProbeCatalog
 {
-    public static IReadOnlyList<IProbe> All { get; } =
+    /// <summary>What a run without --probe takes, in this order.</summary>
+    public static IReadOnlyList<IProbe> Default { get; } =
     [
         new RandomBytesProbe(),
         new HugeLengthsProbe(),
@@ -17,6 +18,12 @@ internal static class ProbeCatalog
         new IdleClientsProbe(),
         new FdExhaustionProbe(),
     ];
+
+    /// <summary>
+    /// Default, then the probes that run only with --probe: burst takes a minute and a half, and its idle reading
+    /// means most on a fresh target.
+    /// </summary>
+    public static IReadOnlyList<IProbe> All { get; } = [.. Default, new BurstProbe()];
 
     public static IProbe? Find(string name) => All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
 }

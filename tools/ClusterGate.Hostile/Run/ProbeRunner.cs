@@ -58,6 +58,7 @@ internal sealed class ProbeRunner(HostileOptions options, IPEndPoint target, str
         result.Reply = outcome.Reply;
         result.Skipped = outcome.Skipped;
         result.Details = outcome.Details;
+        result.Burst = outcome.Burst;
         result.GoodCommands = stats.Commands;
         result.GoodErrors = stats.Errors;
         result.GoodMaxMs = stats.Commands > 0 || stats.StalledMs > 0 ? stats.MaxMs : null;
@@ -102,7 +103,7 @@ internal sealed class ProbeRunner(HostileOptions options, IPEndPoint target, str
     private async Task<ProbeOutcome> RunBoundedAsync(IProbe probe, ProbeContext context, CancellationToken ct)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bounded.CancelAfter(options.ProbeTimeout);
+        bounded.CancelAfter(options.ProbeTimeout + probe.PlannedWaits(options));
         try
         {
             // On a thread-pool thread: the probes block on sockets in places (control connections).
@@ -110,7 +111,9 @@ internal sealed class ProbeRunner(HostileOptions options, IPEndPoint target, str
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return new ProbeOutcome { Reply = $"gave up after --probe-timeout {Durations.Format(options.ProbeTimeout)}" };
+            var extra = probe.PlannedWaits(options);
+            var bound = extra > TimeSpan.Zero ? $" (+ {Durations.Format(extra)} of planned waits)" : string.Empty;
+            return new ProbeOutcome { Reply = $"gave up after --probe-timeout {Durations.Format(options.ProbeTimeout)}{bound}" };
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -34,6 +34,50 @@ internal sealed class ProbeResult
 
     /// <summary>Why not alive (no PING reply, pid gone), or null.</summary>
     public string? AliveNote { get; set; }
+
+    /// <summary>The burst probe's memory readings (null for the other probes).</summary>
+    public BurstMemory? Burst { get; set; }
+}
+
+/// <summary>
+/// The burst probe: the idle RSS before, the peak during the burst, and RSS each 5 s after the last client closed,
+/// with the first second at which it was within <see cref="WithinMb"/> of idle.
+/// </summary>
+internal sealed class BurstMemory
+{
+    /// <summary>Median of <see cref="IdleSamplesMb"/>.</summary>
+    public double IdleMb { get; set; }
+
+    public List<double> IdleSamplesMb { get; set; } = [];
+
+    /// <summary>Seconds waited for the process to be quiet before the idle samples; null: still not quiet at the limit.</summary>
+    public double? QuietAfterS { get; set; }
+
+    public double? PeakMb { get; set; }
+    public int WithinMb { get; set; }
+
+    /// <summary>Seconds after the last burst client closed at which RSS was first within <see cref="WithinMb"/> of idle; null: not in <see cref="SettleS"/>.</summary>
+    public double? ReturnedAfterS { get; set; }
+
+    public double? ReturnedRssMb { get; set; }
+    public double SettleS { get; set; }
+
+    /// <summary>RSS at 0 s (the moment the last burst client closed), then every 5 s until <see cref="SettleS"/>.</summary>
+    public List<RssPoint> Series { get; set; } = [];
+
+    public int Connections { get; set; }
+    public int ConnectionsOpened { get; set; }
+    public int Pongs { get; set; }
+    public int ValueSize { get; set; }
+    public int Gets { get; set; }
+    public int GetsWhole { get; set; }
+}
+
+/// <summary>RSS of the process under test so many seconds after the burst.</summary>
+internal sealed class RssPoint
+{
+    public double AtS { get; set; }
+    public double RssMb { get; set; }
 }
 
 /// <summary>The whole run: what was tested, with which keys, and one row per probe.</summary>
