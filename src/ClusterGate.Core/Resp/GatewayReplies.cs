@@ -76,8 +76,6 @@ internal static class GatewayReplies
 
     public static byte[] MergeFailed(string why) => Error("ERR the replies of the masters could not be merged: " + why + Suffix);
 
-    public static byte[] MastersDisagree { get; } = Error("ERR the masters answered differently" + Suffix);
-
     public static byte[] ScanCursorTooLarge { get; } = Error("ERR a master's SCAN cursor is too large for the router's cursor" + Suffix);
 
     public static byte[] TooManyGroupsForScan { get; } = Error("ERR the cluster has shard group ids above what a SCAN cursor of the router can carry" + Suffix);

@@ -47,7 +47,8 @@ internal static class StatusCommand
     private static async Task<int> RunAsync(Uri baseUri, TimeSpan waitFor, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + waitFor;
+        var time = TimeProvider.System;
+        var deadline = time.GetUtcNow() + waitFor;
         while (true)
         {
             try
@@ -59,13 +60,13 @@ internal static class StatusCommand
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException && !cancellationToken.IsCancellationRequested)
             {
-                if (DateTime.UtcNow >= deadline)
+                if (time.GetUtcNow() >= deadline)
                 {
                     await error.WriteLineAsync($"clustergate: {baseUri} did not answer: {ex.Message}");
                     return 1;
                 }
 
-                await Task.Delay(RetryInterval, cancellationToken);
+                await Task.Delay(RetryInterval, time, cancellationToken);
             }
         }
     }

@@ -331,11 +331,13 @@ public sealed class RouterClientTests(RedisClusterFixture fixture, SharedRouterG
         var infoServer = (await client.CallAsync(ReplyBound, cts.Token, "INFO", "server")).Text!;
         Assert.Contains("redis_mode:standalone", infoServer, StringComparison.Ordinal);
 
-        // CLUSTER *: what a server with cluster support off says.
-        foreach (var sub in new[] { "NODES", "SLOTS", "INFO", "KEYSLOT" })
+        // CLUSTER *: what a server with cluster support off says (a standalone Redis 7 checks the arity first).
+        foreach (var sub in new[] { "NODES", "SLOTS", "INFO", "KEYSLOT foo" })
         {
-            Assert.Equal("-ERR This instance has cluster support disabled", (await client.CallAsync(ReplyBound, cts.Token, "CLUSTER", sub)).ToString());
+            Assert.Equal("-ERR This instance has cluster support disabled", (await client.CallAsync(ReplyBound, cts.Token, ["CLUSTER", .. sub.Split(' ')])).ToString());
         }
+
+        Assert.Equal("-ERR wrong number of arguments for 'cluster|keyslot' command", (await client.CallAsync(ReplyBound, cts.Token, "CLUSTER", "KEYSLOT")).ToString());
 
         Assert.True((await client.CallAsync(ReplyBound, cts.Token, "SELECT", "0")).IsOk);
         var select1 = await client.CallAsync(ReplyBound, cts.Token, "SELECT", "1");

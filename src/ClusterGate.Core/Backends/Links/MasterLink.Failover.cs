@@ -128,7 +128,7 @@ internal sealed partial class MasterLink
             }
 
             // Let every reply of the old master arrive (bounded), so nothing is lost or resent.
-            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(2), _time);
             using var wakeReader = drain.Token.Register(() => current.Input.CancelPendingRead());
             var alive = true;
             while (alive && HasBackendWork() && !drain.IsCancellationRequested)

@@ -72,37 +72,13 @@ public sealed class RouterFrontend : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await LoadCommandsAsync(cancellationToken);
+        (_context.Commands, _context.ServerVersion) = await CommandCatalogLoader.LoadAsync(_monitor, _logger, cancellationToken);
         var bound = await _transport.BindAsync(new IPEndPoint(IPAddress.Parse(_options.BindAddress), _options.Port), cancellationToken);
         _listener = new SessionListener<RouterSession>(
             bound, _admission, connection => new RouterSession(connection, _context, Interlocked.Increment(ref _ids)), _logger, _time);
         Port = ((IPEndPoint)bound.EndPoint).Port;
         RouterLog.Listening(_logger, Port);
         _listener.Start();
-    }
-
-    private async Task LoadCommandsAsync(CancellationToken cancellationToken)
-    {
-        foreach (var node in _monitor.Current.Nodes.Where(n => !n.IsDown && n.IsMaster))
-        {
-            try
-            {
-                var commands = await _monitor.Nodes.ExecuteAsync(node.Connect, ["COMMAND"], cancellationToken);
-                if (commands.Type != RespType.Error)
-                {
-                    _context.Commands = CommandCatalog.Default.WithLive(commands);
-                }
-
-                var info = await _monitor.Nodes.ExecuteAsync(node.Connect, ["INFO", "server"], cancellationToken);
-                var version = info.AsString().Split('\n').FirstOrDefault(l => l.StartsWith("redis_version:", StringComparison.Ordinal));
-                _context.ServerVersion = version?["redis_version:".Length..].Trim();
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // Try the next master; the generated table still knows every built-in command.
-            }
-        }
     }
 
     /// <summary>Stops accepting, lets in-flight replies drain (bounded), then closes every session.</summary>

@@ -14,12 +14,6 @@ public sealed partial class ShardPortManager
     [LoggerMessage(EventId = LogEvents.ListenerFailed, Level = LogLevel.Error, Message = "Shard port {Port} for group {GroupId} could not be bound; retrying on the next topology refresh")]
     private partial void LogListenerFailed(Exception exception, int groupId, int port);
 
-    [LoggerMessage(EventId = LogEvents.CommandTableLoaded, Level = LogLevel.Information, Message = "Read {Count} command definitions from {Node}")]
-    private partial void LogCommandTableLoaded(int count, string node);
-
-    [LoggerMessage(EventId = LogEvents.CommandTableFailed, Level = LogLevel.Warning, Message = "COMMAND on {Node} failed: {Reason}")]
-    private partial void LogCommandTableFailed(string node, string reason);
-
     [LoggerMessage(EventId = LogEvents.SessionFailed, Level = LogLevel.Error, Message = "Session {SessionId} of group {GroupId} failed")]
     private partial void LogSessionFailed(Exception exception, long sessionId, int groupId);
 

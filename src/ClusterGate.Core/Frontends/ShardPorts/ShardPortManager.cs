@@ -77,7 +77,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _context.Commands = await LoadCommandTableAsync(cancellationToken);
+        (_context.Commands, _) = await CommandCatalogLoader.LoadAsync(_monitor, _logger, cancellationToken);
         await ReconcileAsync(_monitor.Current, cancellationToken);
         _monitor.SnapshotPublished += OnSnapshot;
         _follow = Task.Run(() => FollowAsync(_stopping.Token), CancellationToken.None);
@@ -211,30 +211,6 @@ public sealed partial class ShardPortManager : IAsyncDisposable
 
         _portByGroup[group.Id] = port;
         return port;
-    }
-
-    private async Task<CommandCatalog> LoadCommandTableAsync(CancellationToken cancellationToken)
-    {
-        foreach (var node in _monitor.Current.Nodes.Where(n => !n.IsDown).OrderBy(n => n.IsMaster ? 0 : 1))
-        {
-            try
-            {
-                var reply = await _monitor.Nodes.ExecuteAsync(node.Connect, ["COMMAND"], cancellationToken);
-                if (reply.Type != Resp.RespType.Error)
-                {
-                    var catalog = CommandCatalog.Default.WithLive(reply);
-                    LogCommandTableLoaded(catalog.Count, node.Connect.ToString());
-                    return catalog;
-                }
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogCommandTableFailed(node.Connect.ToString(), ex.Message);
-            }
-        }
-
-        // The generated table still knows every built-in command of Redis 7.
-        return CommandCatalog.Default;
     }
 
     public async ValueTask DisposeAsync()

@@ -108,6 +108,13 @@ internal readonly record struct CommandTraits(CommandKind Kind, bool Resendable,
             return new(known.Kind, resendable, known.Router ?? RouterDisposition.Shared, response);
         }
 
+        // A subcommand of a container the router answers itself (CLIENT KILL, CLUSTER INFO) is answered there too.
+        var bar = name.IndexOf('|', StringComparison.Ordinal);
+        if (bar > 0 && Explicit.TryGetValue(name[..bar], out var container) && container.Router == RouterDisposition.Local)
+        {
+            return new(CommandKind.Normal, resendable, RouterDisposition.Local, response);
+        }
+
         var router = (flags & CommandSpecFlags.Blocking) != 0 ? RouterDisposition.OwnConnection : RequestPolicyOf(tips);
         return new(CommandKind.Normal, resendable, router, response);
     }
