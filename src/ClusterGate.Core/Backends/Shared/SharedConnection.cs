@@ -256,7 +256,7 @@ internal sealed class SharedConnection : IBatchFlush
                         ReadOnlySequence<byte> frame;
 
                         // The usual reply (simple string, integer, bulk) whole in one segment: no general scan.
-                        var simple = _scan.IsInProgress ? 0 : RespSimpleFrame.TryScan(rest.FirstSpan, RespLimits.Default);
+                        var simple = _scan.IsInProgress ? 0 : RespSimpleFrame.TryScan(rest.FirstSpan, RespLimits.Replies);
                         if (simple > 0)
                         {
                             frame = rest.Slice(0, simple);
@@ -265,7 +265,7 @@ internal sealed class SharedConnection : IBatchFlush
                         else
                         {
                             var reader = new SequenceReader<byte>(rest);
-                            var status = RespFrameScanner.TryScan(ref reader, RespLimits.Default, ref _scan, out var error);
+                            var status = RespFrameScanner.TryScan(ref reader, RespLimits.Replies, ref _scan, out var error);
                             if (status == RespScanStatus.Incomplete)
                             {
                                 break;
