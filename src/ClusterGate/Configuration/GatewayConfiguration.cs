@@ -29,6 +29,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.RouterMaxClients)] = "--router-maxclients",
         [nameof(GatewayOptions.RouterReplyTimeout)] = "--router-reply-timeout",
         [nameof(GatewayOptions.ClientOutputLimit)] = "--client-output-limit",
+        [nameof(GatewayOptions.PubSubOutputLimit)] = "--pubsub-output-limit",
         [nameof(GatewayOptions.PortPins)] = null,
         [nameof(GatewayOptions.AddressMap)] = null,
         [nameof(GatewayOptions.User)] = "--user",
@@ -111,6 +112,7 @@ public static class GatewayConfiguration
         options.RouterMaxClients = ReadInt(configuration, nameof(GatewayOptions.RouterMaxClients), options.RouterMaxClients, problems);
         options.RouterReplyTimeout = ReadDuration(configuration, nameof(GatewayOptions.RouterReplyTimeout), options.RouterReplyTimeout, problems);
         options.ClientOutputLimit = configuration[nameof(GatewayOptions.ClientOutputLimit)] ?? options.ClientOutputLimit;
+        options.PubSubOutputLimit = configuration[nameof(GatewayOptions.PubSubOutputLimit)] ?? options.PubSubOutputLimit;
 
         foreach (var pin in OrderedChildren(configuration.GetSection(nameof(GatewayOptions.PortPins))))
         {

@@ -57,6 +57,9 @@ public sealed class GatewayOptions
     /// <summary>Replies held for one router client that does not read: "HARD SOFT SECONDS" as Redis writes it.</summary>
     public string ClientOutputLimit { get; set; } = ClusterGate.Core.Frontends.OutputBufferLimit.RouterDefault.ToString();
 
+    /// <summary>Messages held for one router subscriber that does not read: "HARD SOFT SECONDS", Redis's pubsub class.</summary>
+    public string PubSubOutputLimit { get; set; } = ClusterGate.Core.Frontends.OutputBufferLimit.PubSubDefault.ToString();
+
     public List<PortPinOptions> PortPins { get; } = [];
 
     /// <summary>Announced <c>host:port</c> → reachable <c>host:port</c> (NAT, containers).</summary>
@@ -126,6 +129,7 @@ public sealed class GatewayOptions
         MaxClients = RouterMaxClients,
         ReplyTimeout = RouterReplyTimeout,
         ClientOutputLimit = ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(ClientOutputLimit, out var limit) ? limit : throw new InvalidOperationException("validate the options first"),
+        PubSubOutputLimit = ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(PubSubOutputLimit, out var pubsub) ? pubsub : throw new InvalidOperationException("validate the options first"),
         User = User,
         Password = Password,
     };

@@ -88,6 +88,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.ClientOutputLimit), $"'{options.ClientOutputLimit}' is not HARD SOFT SECONDS, e.g. \"256mb 64mb 10\" (0 turns a bound off)");
         }
 
+        if (!ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(options.PubSubOutputLimit, out _))
+        {
+            Problem(nameof(options.PubSubOutputLimit), $"'{options.PubSubOutputLimit}' is not HARD SOFT SECONDS, e.g. \"32mb 8mb 60\" (0 turns a bound off)");
+        }
+
         Positive("Topology:RefreshInterval", options.Topology.RefreshInterval);
         Positive("Topology:FastPollInterval", options.Topology.FastPollInterval);
         Positive("Topology:CommandTimeout", options.Topology.CommandTimeout);

@@ -43,6 +43,7 @@ internal sealed partial class MasterLink : IAsyncDisposable
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _creditWaiter;
     private int _inFlight;
+    private int _connections;
 
     /// <summary>Credits the pump freed and has not yet given back (one atomic per batch, not per reply).</summary>
     private PaddedInt64 _freedCredits;
@@ -62,6 +63,9 @@ internal sealed partial class MasterLink : IAsyncDisposable
         _time = time;
         _maxInFlight = options.MaxInFlight;
     }
+
+    /// <summary>Backend connections opened so far: a new one means the previous one's state beyond what is replayed (WATCH) is gone.</summary>
+    public int Connections => Volatile.Read(ref _connections);
 
     /// <summary>The node the link is connected to now, or null.</summary>
     public string? NodeId => Volatile.Read(ref _backend)?.NodeId;

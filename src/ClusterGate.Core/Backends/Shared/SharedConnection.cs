@@ -33,13 +33,17 @@ internal sealed class SharedConnection : IBatchFlush
     private long _progressAt;
     private volatile bool _stalled;
 
-    public SharedConnection(ISharedConnectionOwner owner, string nodeId, NodeEndpoint connect, long poolKey)
+    public SharedConnection(ISharedConnectionOwner owner, string nodeId, NodeEndpoint connect, long poolKey, int protocol = 2)
     {
         _owner = owner;
         NodeId = nodeId;
         Connect = connect;
         PoolKey = poolKey;
+        Protocol = protocol;
     }
+
+    /// <summary>The RESP version the connection speaks (HELLO 3 at connect for RESP3 clients' commands).</summary>
+    public int Protocol { get; }
 
     public string NodeId { get; }
 
@@ -91,10 +95,14 @@ internal sealed class SharedConnection : IBatchFlush
             }
 
             var connection = await connector.ConnectAsync(NodeId, Connect, connectTimeout, cancellationToken);
-            if (password is not null)
+            if (password is not null || Protocol == 3)
             {
+                // One command whose reply answers nobody: AUTH, or HELLO 3 (with AUTH) for a RESP3 connection.
                 var auth = new ArrayBufferWriter<byte>();
-                RespWriter.WriteCommand(auth, user is not null ? ["AUTH", user, password] : ["AUTH", password]);
+                string[] credentials = password is null ? [] : ["AUTH", user ?? "default", password];
+                RespWriter.WriteCommand(auth, Protocol == 3
+                    ? ["HELLO", "3", .. credentials]
+                    : user is not null ? ["AUTH", user, password!] : ["AUTH", password!]);
                 connection.Output.Write(auth.WrittenSpan);
                 lock (_gate)
                 {
@@ -161,6 +169,13 @@ internal sealed class SharedConnection : IBatchFlush
             _inFlight.Enqueue(null);
             _unflushed++;
             output.Write(AskingCommand);
+        }
+
+        for (var i = 1; i < request.Replies; i++)
+        {
+            // The frames before the last one of a batch (MULTI's +OK, each +QUEUED) answer nobody.
+            _inFlight.Enqueue(null);
+            _unflushed++;
         }
 
         _inFlight.Enqueue(request);
