@@ -215,7 +215,7 @@ public sealed class PendingQueueTests
         var property = Prop.ForAll(Arb.From(Gen.Zip(batches, batches)), sizes =>
         {
             var (producerBatches, consumerBatches) = sizes;
-            var total = Math.Min(producerBatches.Sum(), 20_000);
+            var total = Math.Min(producerBatches.Sum(), 4_000);
             var queue = new PendingQueue();
             using var stop = new CancellationTokenSource();
             string? failure = null;
@@ -300,7 +300,7 @@ public sealed class PendingQueueTests
             }
         });
 
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(40), property);
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(25), property);
     }
 
     private static PendingCommand Item(int sequence, int repliesLeft = 1) => new()

@@ -235,7 +235,7 @@ public sealed class RequestArenaTests
         var property = Prop.ForAll(Arb.From(Gen.Zip(lengths, batches)), input =>
         {
             var (requestLengths, consumerBatches) = input;
-            var total = Math.Max(requestLengths.Length, 1_500);
+            var total = Math.Max(requestLengths.Length, 800);
             var arena = new RequestArena();
             var sent = new ConcurrentQueue<Copy>();
             using var stop = new CancellationTokenSource();
@@ -326,7 +326,7 @@ public sealed class RequestArenaTests
             }
         });
 
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(30), property);
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(20), property);
     }
 
     private static int FillFirstRing(RequestArena arena)
