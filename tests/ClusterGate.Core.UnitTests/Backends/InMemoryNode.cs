@@ -35,56 +35,13 @@ internal sealed class InMemoryNode
     public bool Aborted { get; private set; }
 
     /// <summary>Reads exactly <paramref name="length"/> bytes the gateway flushed (Latin-1), waiting up to a bound.</summary>
-    public async Task<string> ReceiveAsync(int length)
-    {
-        using var timeout = new CancellationTokenSource(Bound);
-        var reader = _toNode.Reader;
-        while (true)
-        {
-            ReadResult result;
-            try
-            {
-                result = await reader.ReadAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"the node did not receive {length} bytes within {Bound}");
-            }
-
-            var buffer = result.Buffer;
-            if (buffer.Length >= length)
-            {
-                var text = Encoding.Latin1.GetString(buffer.Slice(0, length));
-                reader.AdvanceTo(buffer.GetPosition(length));
-                return text;
-            }
-
-            if (result.IsCompleted)
-            {
-                var text = Encoding.Latin1.GetString(buffer);
-                reader.AdvanceTo(buffer.End);
-                throw new InvalidOperationException($"the gateway closed after sending only \"{Escape(text)}\"");
-            }
-
-            reader.AdvanceTo(buffer.Start, buffer.End);
-        }
-    }
+    public Task<string> ReceiveAsync(int length) => PipeText.ReadAsync(_toNode.Reader, length, "the node");
 
     /// <summary>Asserts that the next bytes the gateway flushed are exactly <paramref name="expected"/>.</summary>
-    public async Task ExpectAsync(string expected) => Assert.Equal(Escape(expected), Escape(await ReceiveAsync(Encoding.Latin1.GetByteCount(expected))));
+    public Task ExpectAsync(string expected) => PipeText.ExpectAsync(_toNode.Reader, expected, "the node");
 
     /// <summary>What the gateway flushed and the node has not read yet (nothing waits).</summary>
-    public string Unread()
-    {
-        if (!_toNode.Reader.TryRead(out var result))
-        {
-            return string.Empty;
-        }
-
-        var text = Encoding.Latin1.GetString(result.Buffer);
-        _toNode.Reader.AdvanceTo(result.Buffer.Start);
-        return text;
-    }
+    public string Unread() => PipeText.Unread(_toNode.Reader);
 
     public async Task ReplyAsync(string reply)
     {
@@ -116,8 +73,6 @@ internal sealed class InMemoryNode
         }
     }
 
-    public static string Escape(string text) => text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
-
     private void Abort()
     {
         Aborted = true;
@@ -130,6 +85,68 @@ internal sealed class InMemoryNode
 
         public PipeWriter Output { get; } = output;
     }
+}
+
+/// <summary>Reads text from a pipe in tests, exactly as much as expected, never waiting without a bound.</summary>
+internal static class PipeText
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
+
+    /// <summary>Reads exactly <paramref name="length"/> bytes (Latin-1), leaving what follows for the next read.</summary>
+    public static async Task<string> ReadAsync(PipeReader reader, int length, string who)
+    {
+        using var timeout = new CancellationTokenSource(Bound);
+        var seen = 0L;
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{who} did not receive {length} bytes within {Bound} (got {seen})");
+            }
+
+            var buffer = result.Buffer;
+            seen = buffer.Length;
+            if (buffer.Length >= length)
+            {
+                var text = Encoding.Latin1.GetString(buffer.Slice(0, length));
+                reader.AdvanceTo(buffer.GetPosition(length));
+                return text;
+            }
+
+            if (result.IsCompleted)
+            {
+                var text = Encoding.Latin1.GetString(buffer);
+                reader.AdvanceTo(buffer.End);
+                throw new InvalidOperationException($"the stream to {who} ended after only \"{Escape(text)}\"");
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Asserts that the next bytes are exactly <paramref name="expected"/>.</summary>
+    public static async Task ExpectAsync(PipeReader reader, string expected, string who) =>
+        Assert.Equal(Escape(expected), Escape(await ReadAsync(reader, Encoding.Latin1.GetByteCount(expected), who)));
+
+    /// <summary>What is readable now, left in the pipe (nothing waits).</summary>
+    public static string Unread(PipeReader reader)
+    {
+        if (!reader.TryRead(out var result))
+        {
+            return string.Empty;
+        }
+
+        var text = Encoding.Latin1.GetString(result.Buffer);
+        reader.AdvanceTo(result.Buffer.Start);
+        return text;
+    }
+
+    public static string Escape(string text) => text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 }
 
 /// <summary>
