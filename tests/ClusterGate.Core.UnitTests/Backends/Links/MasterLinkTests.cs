@@ -291,6 +291,28 @@ public sealed class MasterLinkTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task RequestMove_OldMasterUpButNeverAnswers_InFlightLostAfterTheDrainBoundThenMove()
+    {
+        _directory.Publish(A);
+        StartPump();
+        await SendAsync(Set, Get);
+        var a = await _connector.OpenedAsync(0);
+        await a.ExpectAsync(Set.Text + Get.Text);
+
+        // A is still shown up, so the link waits for its replies; the wait is bounded (2 s of real time).
+        _directory.Publish(B);
+        _link.RequestMove();
+
+        await _client.ExpectAsync(Encoding.UTF8.GetString(GatewayReplies.OutcomeUnknown("127.0.0.1:7000")));
+        var b = await _connector.OpenedAsync(1);
+        await b.ExpectAsync(Get.Text);
+        await b.ReplyAsync("$1\r\nv\r\n");
+        await _client.ExpectAsync("$1\r\nv\r\n");
+        Assert.True(a.Aborted);
+        await EndAsync();
+    }
+
+    [Fact]
     public async Task RequestMove_SameMaster_StaysOnItsConnection()
     {
         _directory.Publish(A);
