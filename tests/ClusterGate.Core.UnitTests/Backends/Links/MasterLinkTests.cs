@@ -299,9 +299,12 @@ public sealed class MasterLinkTests : IAsyncDisposable
         var a = await _connector.OpenedAsync(0);
         await a.ExpectAsync(Set.Text + Get.Text);
 
-        // A is still shown up, so the link waits for its replies; the wait is bounded (2 s of real time).
+        // A is still shown up, so the link waits for its replies; the wait is bounded (2 s on the link's clock).
         _directory.Publish(B);
         _link.RequestMove();
+        await Task.Delay(100);
+        Assert.False(a.Aborted);
+        _time.Advance(TimeSpan.FromSeconds(2));
 
         await _client.ExpectAsync(Encoding.UTF8.GetString(GatewayReplies.OutcomeUnknown("127.0.0.1:7000")));
         var b = await _connector.OpenedAsync(1);
