@@ -100,7 +100,17 @@ internal static class GatewayReplies
     public static byte[] TooManyOwnConnections(string command) =>
         Error($"ERR '{command}' needs a connection of its own and the router holds its most to that master now; retry later" + Suffix);
 
-    public static byte[] ClientSubcommandNotSupported(string subcommand) => Error($"ERR CLIENT {subcommand} is not supported by the router" + Suffix);
+    public static byte[] ClientSubcommandNotSupported(string subcommand)
+    {
+        var why = subcommand switch
+        {
+            "PAUSE" or "UNPAUSE" => ": it would pause the nodes for every client of the cluster, not only this router's; run it on the nodes themselves",
+            "KILL" => ": the router's connections to the nodes are shared by its clients; close the client's connection to the router instead",
+            "UNBLOCK" => ": a router client's blocking command runs on a connection of its own, which CLIENT ID does not name",
+            _ => string.Empty,
+        };
+        return Error($"ERR CLIENT {subcommand} is not supported by the router{why}" + Suffix);
+    }
 
     public static byte[] MergeFailed(string why) => Error("ERR the replies of the masters could not be merged: " + why + Suffix);
 

@@ -81,9 +81,23 @@ internal static partial class RouterCommands
 
         var readOnly = spec.Traits.Resendable;
         var reply = link.SendAsync(request.ArrayFrame.ToArray(), CommandKind.Normal, 1, readOnly, slot);
-        _ = reply.ContinueWith(_ => session.CloseLinkAsync(link), TaskScheduler.Default);
-        session.WaitBeforeNext(reply);
+
+        // The client's next command waits until the link is closed and counted back, so a worker looping on BLPOP
+        // at the per-master limit gets its own connection back rather than an error.
+        session.WaitBeforeNext(CloseAfterReplyAsync(session, link, reply));
         return CommandOutcome.Done;
+    }
+
+    private static async Task CloseAfterReplyAsync(RouterSession session, RouterLink link, Task reply)
+    {
+        try
+        {
+            await reply.ConfigureAwait(false);
+        }
+        finally
+        {
+            await session.CloseLinkAsync(link).ConfigureAwait(false);
+        }
     }
 
     /// <summary>

@@ -29,14 +29,16 @@ internal static partial class RouterCommands
                 FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.AnyNonNull, readOnly: true);
                 break;
             case "pubsub|channels" or "pubsub|shardchannels":
-                // Subscribers may be on any node: the union of every node's list.
-                FanOut(session, slot, AllNodes(session), _ => request.ArrayFrame, ReplyMerge.UnionArrays, readOnly: true);
+                // Router subscribers may be on any master (each node answers for its own clients, as in a
+                // cluster): the union of every master's list. Shared connections go to masters only, so
+                // clients subscribed directly on a replica are not counted.
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.UnionArrays, readOnly: true);
                 break;
             case "pubsub|numsub" or "pubsub|shardnumsub":
-                FanOut(session, slot, AllNodes(session), _ => request.ArrayFrame, ReplyMerge.SumCountsByPosition, readOnly: true);
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.SumCountsByPosition, readOnly: true);
                 break;
             case "pubsub|numpat":
-                FanOut(session, slot, AllNodes(session), _ => request.ArrayFrame, ReplyMerge.SumIntegers, readOnly: true);
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.SumIntegers, readOnly: true);
                 break;
             case "script|kill" or "function|kill":
                 KillScripts(session, request, slot);
@@ -68,6 +70,7 @@ internal static partial class RouterCommands
             {
                 TargetNodeId = nodes[i].Id,
                 TargetGroupId = snapshot.GroupByNodeId(nodes[i].Id)?.Id,
+                AnyRole = !nodes[i].IsMaster,
             };
             session.Sent(session.Context.Dispatcher.Route(request));
         }

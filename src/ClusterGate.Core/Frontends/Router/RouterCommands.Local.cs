@@ -174,7 +174,9 @@ internal static partial class RouterCommands
     {
         if (request.ArgumentEquals(2, "ON"u8))
         {
+            // Its slot was made while replies were off: ON's own reply is written, as Redis does.
             session.RepliesOff = false;
+            slot.Dropped = false;
             return GatewayReplies.Ok;
         }
 

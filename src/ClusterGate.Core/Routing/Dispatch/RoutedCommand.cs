@@ -56,6 +56,12 @@ internal sealed class RoutedCommand : SharedRequest
     /// </summary>
     public int? TargetGroupId { get; set; }
 
+    /// <summary>
+    /// <see cref="TargetNodeId"/> may be a replica (commands for every node: CONFIG SET, SCRIPT LOAD...);
+    /// otherwise a keyless command named to a replica goes to its group's master.
+    /// </summary>
+    public bool AnyRole { get; init; }
+
     public int Redirects { get; set; }
 
     public int TryAgains { get; set; }
