@@ -175,6 +175,14 @@ internal static partial class RouterCommands
     private static string SlotTag(int slot) => SlotTags.Value[slot];
 
     /// <summary>A group with a master, the same for a session while the topology stands.</summary>
+    /// <summary>
+    /// The group whose master carries every router client's SUBSCRIBE and PSUBSCRIBE, and every PUBLISH: the lowest
+    /// group id with a master. The cluster delivers messages on every node anyway; one place for all of them makes
+    /// PUBLISH's count of receivers and PUBSUB NUMSUB the ones a single Redis would give.
+    /// </summary>
+    private static ShardGroup? PubSubHome(RouterSession session) =>
+        session.Context.Dispatcher.Monitor.Current.Groups.Where(g => g.RoutableMaster is not null).MinBy(g => g.Id);
+
     private static int? AnyGroup(RouterSession session)
     {
         var groups = session.Context.Dispatcher.Monitor.Current.Groups.Where(g => g.RoutableMaster is not null).ToList();

@@ -25,7 +25,7 @@ internal static partial class RouterCommands
         switch (kind)
         {
             case CommandKind.Subscribe or CommandKind.PSubscribe:
-                if (AnyGroup(session) is not { } anyGroup || session.SubscriberLink(anyGroup) is not { } link)
+                if (SubscriberLink(session) is not { } link)
                 {
                     session.Answer(slot, GatewayReplies.TooManyOwnConnections(spec.Name.ToUpperInvariant()));
                     return CommandOutcome.Done;
@@ -176,4 +176,21 @@ internal static partial class RouterCommands
     /// <summary>What a RESP2 client may send while subscribed (Redis's rule).</summary>
     private static bool AllowedWhileSubscribed(CommandSpec? spec) =>
         spec is not null && (spec.Traits.Router == RouterDisposition.PubSub || spec.Name is "ping" or "quit" or "reset");
+
+    /// <summary>
+    /// The client's subscriber link: on the pub/sub home group's master (<see cref="PubSubHome"/>), or, when the router
+    /// holds its most connections there, on the next group's (its messages still arrive; PUBLISH counts it no more).
+    /// </summary>
+    private static RouterLink? SubscriberLink(RouterSession session)
+    {
+        foreach (var group in session.Context.Dispatcher.Monitor.Current.Groups.Where(g => g.RoutableMaster is not null).OrderBy(g => g.Id))
+        {
+            if (session.SubscriberLink(group.Id) is { } link)
+            {
+                return link;
+            }
+        }
+
+        return null;
+    }
 }

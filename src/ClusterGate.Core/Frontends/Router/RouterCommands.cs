@@ -123,6 +123,13 @@ internal static partial class RouterCommands
             Protocol = session.Protocol,
             ScriptLoad = ScriptCache.ShaArgument(spec.Name) is var sha and > 0 ? session.Context.Scripts.LoadCommand(request.Argument(sha)) : null,
         };
+        if (spec.Name == "publish" && PubSubHome(session) is { } home)
+        {
+            // Where every router subscriber listens: its count of receivers is what a single Redis would answer.
+            routed.TargetNodeId = home.RoutableMaster!.Id;
+            routed.TargetGroupId = home.Id;
+        }
+
         session.Sent(session.Context.Dispatcher.Route(routed));
     }
 
