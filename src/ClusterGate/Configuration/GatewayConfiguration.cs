@@ -23,6 +23,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.AdminPort)] = "--admin-port",
         [nameof(GatewayOptions.RouterPort)] = "--router-port",
         [nameof(GatewayOptions.RouterConnectionsPerMaster)] = null,
+        [nameof(GatewayOptions.RouterOwnConnectionsPerMaster)] = null,
         [nameof(GatewayOptions.IoThreads)] = "--io-threads",
         [nameof(GatewayOptions.HoldTimeout)] = "--hold-timeout",
         [nameof(GatewayOptions.MaxClients)] = "--maxclients",
@@ -105,6 +106,7 @@ public static class GatewayConfiguration
         options.AdminPort = ReadInt(configuration, nameof(GatewayOptions.AdminPort), options.AdminPort, problems);
         options.RouterPort = ReadInt(configuration, nameof(GatewayOptions.RouterPort), options.RouterPort, problems);
         options.RouterConnectionsPerMaster = ReadInt(configuration, nameof(GatewayOptions.RouterConnectionsPerMaster), options.RouterConnectionsPerMaster, problems);
+        options.RouterOwnConnectionsPerMaster = ReadInt(configuration, nameof(GatewayOptions.RouterOwnConnectionsPerMaster), options.RouterOwnConnectionsPerMaster, problems);
         options.IoThreads = ReadInt(configuration, nameof(GatewayOptions.IoThreads), options.IoThreads, problems);
         options.RewriteRedirects = ReadBool(configuration, nameof(GatewayOptions.RewriteRedirects), options.RewriteRedirects, problems);
         options.HoldTimeout = ReadDuration(configuration, nameof(GatewayOptions.HoldTimeout), options.HoldTimeout, problems);

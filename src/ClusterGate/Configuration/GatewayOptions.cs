@@ -34,6 +34,9 @@ public sealed class GatewayOptions
     /// <summary>Shared pipelined connections the router keeps per master.</summary>
     public int RouterConnectionsPerMaster { get; set; } = 1;
 
+    /// <summary>Most connections of clients' own (blocking commands, WATCH, subscriptions, MONITOR) the router opens to one master.</summary>
+    public int RouterOwnConnectionsPerMaster { get; set; } = 1024;
+
     /// <summary>
     /// Socket event threads; all relay work runs on them. 0 = automatic: half the cores (at least one),
     /// unless <c>DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT</c> is set.
@@ -125,6 +128,7 @@ public sealed class GatewayOptions
         BindAddress = Bind,
         Port = RouterPort,
         ConnectionsPerMaster = RouterConnectionsPerMaster,
+        MaxOwnConnectionsPerMaster = RouterOwnConnectionsPerMaster,
         HoldTimeout = HoldTimeout,
         MaxClients = RouterMaxClients,
         ReplyTimeout = RouterReplyTimeout,

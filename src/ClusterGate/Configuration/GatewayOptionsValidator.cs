@@ -61,6 +61,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.RouterPort), $"{options.RouterPort} is also the admin port (--admin-port)");
         }
 
+        if (options.RouterOwnConnectionsPerMaster is < 1 or > 100_000)
+        {
+            Problem(nameof(options.RouterOwnConnectionsPerMaster), $"{options.RouterOwnConnectionsPerMaster} is not between 1 and 100000");
+        }
+
         if (options.RouterConnectionsPerMaster is < 1 or > 64)
         {
             Problem(nameof(options.RouterConnectionsPerMaster), $"{options.RouterConnectionsPerMaster} is not between 1 and 64");
