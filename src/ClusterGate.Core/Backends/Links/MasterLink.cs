@@ -160,7 +160,11 @@ internal sealed partial class MasterLink : IAsyncDisposable
         while (Volatile.Read(ref _inFlight) >= _maxInFlight)
         {
             var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _creditWaiter, waiter);
+
+            // Publish, then look at the count again; the pump frees credits, then looks for a waiter. A plain (release)
+            // store may pass the load after it, and then each side could miss the other's write: a wait nobody ends.
+            // The exchange is a full fence, as the pump's Interlocked.Add is, so one side always sees the other.
+            Interlocked.Exchange(ref _creditWaiter, waiter);
             if (Volatile.Read(ref _inFlight) < _maxInFlight)
             {
                 return;

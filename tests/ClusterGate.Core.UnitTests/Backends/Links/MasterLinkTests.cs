@@ -15,7 +15,7 @@ namespace ClusterGate.Core.UnitTests.Backends.Links;
 /// The link's failover state machine over in-memory pipes: the test plays the client loop (under the send lock, as
 /// a shard session does), the group's nodes, the topology (a directory it controls) and the clock.
 /// </summary>
-public sealed class MasterLinkTests : IAsyncDisposable
+public sealed partial class MasterLinkTests : IAsyncDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan HoldTime = TimeSpan.FromSeconds(20);
