@@ -226,6 +226,10 @@ internal sealed partial class MasterLink : IAsyncDisposable
     /// <summary>Wakes the pump (local replies to write, a move to make, the client done).</summary>
     public void Wake()
     {
+        // The caller has just stored what the pump is to see (a flag, a queued reply). Read before that store is
+        // visible, _wake could still be the source the pump already used while the pump, having swapped in a new one
+        // (a full fence), reads the old flag and sleeps: the same store-then-load race as the credit wait.
+        Interlocked.MemoryBarrier();
         Volatile.Read(ref _wake).TrySetResult();
         Volatile.Read(ref _backend)?.Input.CancelPendingRead();
     }
