@@ -361,6 +361,8 @@ internal sealed partial class MasterLink
         }
 
         _freedCredits.Value = 0;
+
+        // A full fence before the waiter is read: pairs with the client loop's in WaitForCreditAsync.
         Interlocked.Add(ref _inFlight, -freed);
         if (Volatile.Read(ref _creditWaiter) is not null)
         {

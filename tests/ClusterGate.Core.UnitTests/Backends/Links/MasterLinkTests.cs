@@ -6,7 +6,6 @@ using ClusterGate.Core.Backends.InFlight;
 using ClusterGate.Core.Backends.Links;
 using ClusterGate.Core.Resp;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace ClusterGate.Core.UnitTests.Backends.Links;
@@ -15,7 +14,7 @@ namespace ClusterGate.Core.UnitTests.Backends.Links;
 /// The link's failover state machine over in-memory pipes: the test plays the client loop (under the send lock, as
 /// a shard session does), the group's nodes, the topology (a directory it controls) and the clock.
 /// </summary>
-public sealed class MasterLinkTests : IAsyncDisposable
+public sealed partial class MasterLinkTests : IAsyncDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan HoldTime = TimeSpan.FromSeconds(20);
@@ -28,7 +27,7 @@ public sealed class MasterLinkTests : IAsyncDisposable
     private static readonly Cmd Select = new(Command("SELECT", "2"), Kind: CommandKind.Select);
     private static readonly Cmd SetName = new(Command("CLIENT", "SETNAME", "app"), Kind: CommandKind.ClientSetName);
 
-    private readonly FakeTimeProvider _time = new();
+    private readonly TimerCountingTimeProvider _time = new();
     private readonly FakeDirectory _directory = new();
     private readonly InMemoryConnector _connector = new();
     private readonly LinkClient _client = new();
@@ -299,10 +298,12 @@ public sealed class MasterLinkTests : IAsyncDisposable
         var a = await _connector.OpenedAsync(0);
         await a.ExpectAsync(Set.Text + Get.Text);
 
-        // A is still shown up, so the link waits for its replies; the wait is bounded (2 s on the link's clock).
+        // A is still shown up, so the link waits for its replies; the wait is bounded (2 s on the link's clock, whose
+        // timer starts when the pump gets to the drain: the clock is advanced only then).
+        var timers = _time.TimersCreated;
         _directory.Publish(B);
         _link.RequestMove();
-        await Task.Delay(100);
+        await EventuallyAsync(() => _time.TimersCreated > timers, "the drain's bound started");
         Assert.False(a.Aborted);
         _time.Advance(TimeSpan.FromSeconds(2));
 

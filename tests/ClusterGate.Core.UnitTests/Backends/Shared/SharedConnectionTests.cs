@@ -8,7 +8,7 @@ using Xunit;
 
 namespace ClusterGate.Core.UnitTests.Backends.Shared;
 
-public sealed class SharedConnectionTests
+public sealed partial class SharedConnectionTests
 {
     private const string Asking = "*1\r\n$6\r\nASKING\r\n";
 
