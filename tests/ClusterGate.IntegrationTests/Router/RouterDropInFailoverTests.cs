@@ -46,6 +46,33 @@ public sealed class RouterDropInFailoverTests(ITestOutputHelper output)
         const string body = "redis.call('INCR', KEYS[1]) return redis.call('GET', KEYS[1])";
         Assert.Equal("1", (await scripter.CallAsync(ReplyBound, cts.Token, "EVAL", body, "1", $"{{{tag}}}:runs")).Text);
         var sha = (await scripter.CallAsync(ReplyBound, cts.Token, "SCRIPT", "LOAD", body)).Text!;
+
+        // A script workload runs through the crash: every acknowledged increment must survive it.
+        using var stopScripts = new CancellationTokenSource();
+        var (acked, unknown, otherErrors) = (0, 0, new List<string>());
+        var counter = $"{{{tag}}}:workload";
+        var workload = Task.Run(
+            async () =>
+            {
+                await using var client = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+                while (!stopScripts.IsCancellationRequested)
+                {
+                    var reply = await client.CallAsync(HeldReplyBound, cts.Token, "EVAL", body, "1", counter);
+                    if (!reply.IsError)
+                    {
+                        acked++;
+                    }
+                    else if (reply.Text!.Contains("outcome unknown", StringComparison.Ordinal))
+                    {
+                        unknown++;
+                    }
+                    else
+                    {
+                        otherErrors.Add(reply.Text);
+                    }
+                }
+            },
+            CancellationToken.None);
         await Task.Delay(300, cts.Token);
 
         var crashed = Stopwatch.StartNew();
@@ -53,6 +80,14 @@ public sealed class RouterDropInFailoverTests(ITestOutputHelper output)
         var promoted = await cluster.WaitForPromotionAsync(masterPort, PromotionBound, cts.Token);
         output.WriteLine($"{masterPort} crashed; {promoted.Port} promoted after {crashed.ElapsedMilliseconds} ms");
         await gateway.WaitForConfirmedMasterAsync(0, promoted.Port, PromotionBound, cts.Token);
+        var ackedAtPromotion = acked;
+        await RedisCluster.WaitUntilAsync(_ => Task.FromResult(acked > ackedAtPromotion + 20), HeldReplyBound, "scripts to run on the promoted master", ct: cts.Token);
+        await stopScripts.CancelAsync();
+        await workload;
+        var total = long.Parse((await producer.CallAsync(ReplyBound, cts.Token, "GET", counter)).Text!, System.Globalization.CultureInfo.InvariantCulture);
+        output.WriteLine($"script workload: {acked} acknowledged, {unknown} outcome unknown, {otherErrors.Count} other errors; counter {total}");
+        Assert.Empty(otherErrors);
+        Assert.InRange(total, acked, acked + unknown);
 
         // The transaction: EXEC answers a clear abort, nothing of it ran, the connection goes on.
         var exec = await transaction.CallAsync(HeldReplyBound, cts.Token, "EXEC");
