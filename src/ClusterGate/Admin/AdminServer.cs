@@ -21,7 +21,13 @@ internal sealed class AdminServer : IAsyncDisposable
 
     private AdminServer(WebApplication app) => _app = app;
 
-    public static AdminServer Create(IPAddress address, int port, TopologyMonitor monitor, Func<IReadOnlyList<ShardPortBinding>> bindings, ILoggerFactory loggerFactory)
+    public static AdminServer Create(
+        IPAddress address,
+        int port,
+        TopologyMonitor monitor,
+        Func<IReadOnlyList<ShardPortBinding>> bindings,
+        Func<IReadOnlyDictionary<int, (int Port, string Reason)>> unbound,
+        ILoggerFactory loggerFactory)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "ClusterGate.Admin" });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
@@ -37,6 +43,12 @@ internal sealed class AdminServer : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, PassiveHostLifetime>();
 
         var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
+        app.MapGet("/readyz", () =>
+        {
+            var (ready, body) = AdminJson.Ready(monitor.Current, unbound());
+            return Results.Text(body, Json, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
         app.MapGet("/health", () =>
         {
             var (healthy, body) = AdminJson.Health(monitor.Current);
