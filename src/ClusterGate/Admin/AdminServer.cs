@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 
 namespace ClusterGate.Admin;
 
@@ -27,6 +28,7 @@ internal sealed class AdminServer : IAsyncDisposable
         TopologyMonitor monitor,
         Func<IReadOnlyList<ShardPortBinding>> bindings,
         Func<IReadOnlyDictionary<int, (int Port, string Reason)>> unbound,
+        MeterProvider metrics,
         ILoggerFactory loggerFactory)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "ClusterGate.Admin" });
@@ -57,6 +59,7 @@ internal sealed class AdminServer : IAsyncDisposable
         app.MapGet("/topology", () => Results.Bytes(AdminJson.Topology(monitor.Current), Json));
         app.MapGet("/shards", () => Results.Bytes(AdminJson.Shards(bindings(), monitor.Current), Json));
         app.MapGet("/events", () => Results.Bytes(AdminJson.Events(monitor.RecentEvents), Json));
+        app.MapPrometheusScrapingEndpoint("/metrics", metrics, configureBranchedPipeline: null, optionsName: null);
         return new AdminServer(app);
     }
 

@@ -6,7 +6,10 @@ using ClusterGate.Core.Frontends.Router;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
 using ClusterGate.Core.Transport;
+using ClusterGate.Observability;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 
 namespace ClusterGate.Hosting;
 
@@ -98,6 +101,8 @@ internal sealed partial class GatewayHost
                 }
             }
 
+            using var metrics = new GatewayMetrics(monitor, shards, () => router, descriptors);
+            using var meterProvider = CreateMeterProvider();
             if (_options.AdminPort > 0)
             {
                 if (shardPorts.TryGetValue(_options.AdminPort, out var clash))
@@ -105,7 +110,7 @@ internal sealed partial class GatewayHost
                     return await FailAsync([$"admin port {_options.AdminPort} (--admin-port) is also the shard port of group {clash} (--shard-base-port {_options.ShardBasePort})"], StartupFailed);
                 }
 
-                admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, monitor, () => shards.Bindings, () => shards.BindFailures, _loggerFactory);
+                admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, monitor, () => shards.Bindings, () => shards.BindFailures, meterProvider, _loggerFactory);
                 try
                 {
                     await admin.StartAsync(stopping);
@@ -178,6 +183,18 @@ internal sealed partial class GatewayHost
     {
         await _error.WriteLineAsync($"clustergate: {message}");
         return 1;
+    }
+
+    /// <summary>The metrics exporters: Prometheus text for the admin port's <c>/metrics</c>, and OTLP when an endpoint is set.</summary>
+    private MeterProvider CreateMeterProvider()
+    {
+        var builder = Sdk.CreateMeterProviderBuilder().AddMeter(GatewayMetrics.MeterName).AddPrometheusExporter();
+        if (_options.OtlpEndpoint is { Length: > 0 } endpoint)
+        {
+            builder.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(endpoint));
+        }
+
+        return builder.Build();
     }
 
     /// <summary>A start that cannot go on (a port taken, an address not on this host): one line per problem, no stack trace.</summary>

@@ -32,6 +32,10 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Contains("\"ready\"", await ready.Content.ReadAsStringAsync(cts.Token), StringComparison.Ordinal);
 
+        var before = await MetricsAsync(http, cts.Token);
+        Assert.Equal(0, Sample(before, "clustergate_failovers_total"));
+        Assert.Equal(3, Sample(before, "clustergate_groups"));
+
         var master = (await cluster.MasterPortsAsync(cts.Token))[0];
         await cluster.SegfaultAsync(master, cts.Token);
         string? notReady = null;
@@ -59,6 +63,24 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
             TimeSpan.FromSeconds(30),
             "/readyz to answer 200 once the promotion is confirmed",
             ct: cts.Token);
+
+        // The failover is counted, and /metrics is valid Prometheus text by Prometheus's own checker.
+        var after = await MetricsAsync(http, cts.Token);
+        output.WriteLine(after);
+        Assert.Equal(1, Sample(after, "clustergate_failovers_total"));
+        Assert.Equal(0, Sample(after, "clustergate_groups_without_master"));
+        var (exitCode, stdout, stderr, _) = await ProcessRunner.RunAsync("promtool", ["check", "metrics"], after, TimeSpan.FromSeconds(30), cts.Token);
+        output.WriteLine($"promtool check metrics: exit {exitCode}\n{stdout}{stderr}");
+        Assert.Equal(0, exitCode);
         Assert.False(gateway.HasExited, gateway.Output);
     }
+
+    private static async Task<string> MetricsAsync(HttpClient http, CancellationToken ct) =>
+        await http.GetStringAsync(new Uri("metrics", UriKind.Relative), ct);
+
+    /// <summary>The sum of a metric's samples (every tag set), 0 when it has none.</summary>
+    private static double Sample(string exposition, string name) =>
+        exposition.Split('\n')
+            .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l.Split(' ')[^1].Trim(), CultureInfo.InvariantCulture));
 }
