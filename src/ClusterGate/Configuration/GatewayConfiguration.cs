@@ -13,7 +13,7 @@ public static class GatewayConfiguration
     public const string EnvironmentPrefix = "CLUSTERGATE__";
 
     /// <summary>Configuration key → the command-line option that sets it, for messages.</summary>
-    private static readonly Dictionary<string, string?> TopLevelKeys = new(StringComparer.OrdinalIgnoreCase)
+    internal static readonly Dictionary<string, string?> TopLevelKeys = new(StringComparer.OrdinalIgnoreCase)
     {
         [nameof(GatewayOptions.Seeds)] = "--seed",
         [nameof(GatewayOptions.Bind)] = "--bind",
