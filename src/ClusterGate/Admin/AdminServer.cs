@@ -45,6 +45,8 @@ internal sealed class AdminServer : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, PassiveHostLifetime>();
 
         var app = builder.Build();
+        var dashboard = Dashboard();
+        app.MapGet("/", () => Results.Bytes(dashboard, "text/html; charset=utf-8"));
         app.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
         app.MapGet("/readyz", () =>
         {
@@ -61,6 +63,16 @@ internal sealed class AdminServer : IAsyncDisposable
         app.MapGet("/events", () => Results.Bytes(AdminJson.Events(monitor.RecentEvents), Json));
         app.MapPrometheusScrapingEndpoint("/metrics", metrics, configureBranchedPipeline: null, optionsName: null);
         return new AdminServer(app);
+    }
+
+    /// <summary>The live dashboard page (groups, clients, failover timeline), polling the JSON endpoints and /metrics.</summary>
+    private static byte[] Dashboard()
+    {
+        using var stream = typeof(AdminServer).Assembly.GetManifestResourceStream("ClusterGate.Dashboard.index.html")
+            ?? throw new InvalidOperationException("the dashboard page is not embedded in the assembly");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 
     /// <summary>Binds the port; throws <see cref="IOException"/> when it is taken.</summary>
