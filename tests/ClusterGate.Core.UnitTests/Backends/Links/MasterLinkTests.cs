@@ -147,9 +147,13 @@ public sealed partial class MasterLinkTests : IAsyncDisposable
         var a = await _connector.OpenedAsync(0);
         await a.ExpectAsync(Get.Text);
         var looks = _directory.ConfirmedLooks;
+        var timers = _time.TimersCreated;
 
         a.Close();
         await EventuallyAsync(() => _directory.ConfirmedLooks > looks, "the link looking for a master");
+
+        // The hold is a wait bounded on the clock: advance it once that wait has started its timer.
+        await EventuallyAsync(() => _time.TimersCreated > timers, "the hold's bound started");
         _time.Advance(HoldTime + TimeSpan.FromSeconds(1));
 
         await _client.ExpectAsync("-CLUSTERDOWN shard group 0 has no master reachable after waiting 20000 ms (ClusterGate)\r\n");
