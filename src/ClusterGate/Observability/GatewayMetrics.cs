@@ -36,6 +36,16 @@ internal sealed class GatewayMetrics : IDisposable
             () => Frontends(shards.RefusedClients, router()?.RefusedClients),
             "{client}",
             "Clients refused since start (max clients, or too few file descriptors), by frontend.");
+        _meter.CreateObservableCounter(
+            "clustergate.commands",
+            () => Frontends(shards.Commands, router()?.Commands),
+            "{command}",
+            "Commands received from clients, by frontend.");
+        _meter.CreateObservableUpDownCounter(
+            "clustergate.router.own_connections",
+            () => router()?.OwnConnections ?? 0,
+            "{connection}",
+            "Connections the router opened for clients of their own (blocking commands, WATCH, subscriptions, MONITOR).");
         _meter.CreateObservableGauge("clustergate.groups", () => monitor.Current.Groups.Length, "{group}", "Shard groups (master-replica sets) in the topology.");
         _meter.CreateObservableGauge(
             "clustergate.groups.without_master",

@@ -32,7 +32,20 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Contains("\"ready\"", await ready.Content.ReadAsStringAsync(cts.Token), StringComparison.Ordinal);
 
+        // Commands are counted per frontend.
+        foreach (var port in new[] { gateway.RouterPort, gateway.ShardBasePort })
+        {
+            await using var client = await RespClient.ConnectAsync(port, cts.Token);
+            for (var i = 0; i < 10; i++)
+            {
+                await client.CallAsync(TimeSpan.FromSeconds(10), cts.Token, "PING");
+            }
+        }
+
         var before = await MetricsAsync(http, cts.Token);
+        // (the start-up check's PING is counted too)
+        Assert.InRange(Sample(before, "clustergate_commands_total{otel_scope_name=\"ClusterGate\",frontend=\"router\"}"), 10, 20);
+        Assert.InRange(Sample(before, "clustergate_commands_total{otel_scope_name=\"ClusterGate\",frontend=\"shard\"}"), 10, 20);
         Assert.Equal(0, Sample(before, "clustergate_failovers_total"));
         Assert.Equal(3, Sample(before, "clustergate_groups"));
 
@@ -81,6 +94,6 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
     /// <summary>The sum of a metric's samples (every tag set), 0 when it has none.</summary>
     private static double Sample(string exposition, string name) =>
         exposition.Split('\n')
-            .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
+            .Where(l => l.StartsWith(name + (name.EndsWith('}') ? " " : "{"), StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
             .Sum(l => double.Parse(l.Split(' ')[^1].Trim(), CultureInfo.InvariantCulture));
 }

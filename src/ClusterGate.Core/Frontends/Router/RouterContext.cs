@@ -59,6 +59,9 @@ internal sealed class RouterContext
     /// <summary>The generated table merged with the cluster's own <c>COMMAND</c> at start.</summary>
     public CommandCatalog Commands { get; set; } = CommandCatalog.Default;
 
+    /// <summary>Commands received from router clients, for the metrics.</summary>
+    public Observability.StripedCounter CommandCount { get; } = new();
+
     /// <summary>The cluster's Redis version (INFO server), for HELLO.</summary>
     public string? ServerVersion { get; set; }
 
@@ -87,6 +90,18 @@ internal sealed class RouterContext
 
             _linksPerGroup[groupId] = used + 1;
             return true;
+        }
+    }
+
+    /// <summary>Connections of clients' own open now, over every master.</summary>
+    public int OwnConnections
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _linksPerGroup.Values.Sum();
+            }
         }
     }
 

@@ -70,6 +70,12 @@ public sealed class RouterFrontend : IAsyncDisposable
     /// <summary>Clients refused since start (max clients or descriptors).</summary>
     public long RefusedClients => _admission.Refused;
 
+    /// <summary>Commands received from router clients since start.</summary>
+    public long Commands => _context.CommandCount.Value;
+
+    /// <summary>Connections of clients' own (blocking commands, WATCH, subscriptions, MONITOR) open now.</summary>
+    public int OwnConnections => _context.OwnConnections;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         (_context.Commands, _context.ServerVersion) = await CommandCatalogLoader.LoadAsync(_monitor, _logger, cancellationToken);

@@ -11,6 +11,7 @@ internal sealed partial class RouterSession
     public ReplySlot NewSlot()
     {
         var slot = new ReplySlot(this) { Dropped = DropReply() };
+        _context.CommandCount.Increment();
         Interlocked.Increment(ref _slotsPending);
         lock (_gate)
         {

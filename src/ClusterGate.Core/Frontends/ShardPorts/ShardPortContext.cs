@@ -53,6 +53,9 @@ internal sealed class ShardPortContext
     /// <summary>The generated table merged with the cluster's own <c>COMMAND</c> at start (modules, newer servers).</summary>
     public CommandCatalog Commands { get; set; } = CommandCatalog.Default;
 
+    /// <summary>Commands received from clients on every shard port, for the metrics.</summary>
+    public Observability.StripedCounter CommandCount { get; } = new();
+
     public int? PortOf(int groupId) => _portOf(groupId);
 
     /// <summary>

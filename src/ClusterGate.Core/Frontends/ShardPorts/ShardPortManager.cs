@@ -76,6 +76,9 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     /// <summary>Clients refused since start (max clients or descriptors).</summary>
     public long RefusedClients => _admission.Refused;
 
+    /// <summary>Commands received from clients on every shard port since start.</summary>
+    public long Commands => _context.CommandCount.Value;
+
     /// <summary>The shard port of a group, once assigned.</summary>
     public int? PortOf(int groupId) => _portByGroup.TryGetValue(groupId, out var port) ? port : null;
 

@@ -247,6 +247,7 @@ internal sealed partial class ShardSession
         BackendConnection? backend)
     {
         var kind = Classify(name, argument, args, out var replies, out var readOnly);
+        _context.CommandCount.Increment();
         if (_link.State.MultiAborted)
         {
             _link.EnqueueLocal(kind switch
