@@ -32,6 +32,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.ClientOutputLimit)] = "--client-output-limit",
         [nameof(GatewayOptions.PubSubOutputLimit)] = "--pubsub-output-limit",
         [nameof(GatewayOptions.OtlpEndpoint)] = "--otlp-endpoint",
+        [nameof(GatewayOptions.SeqUrl)] = "--seq-url",
         [nameof(GatewayOptions.PortPins)] = null,
         [nameof(GatewayOptions.AddressMap)] = null,
         [nameof(GatewayOptions.User)] = "--user",
@@ -117,6 +118,7 @@ public static class GatewayConfiguration
         options.ClientOutputLimit = configuration[nameof(GatewayOptions.ClientOutputLimit)] ?? options.ClientOutputLimit;
         options.PubSubOutputLimit = configuration[nameof(GatewayOptions.PubSubOutputLimit)] ?? options.PubSubOutputLimit;
         options.OtlpEndpoint = configuration[nameof(GatewayOptions.OtlpEndpoint)] ?? options.OtlpEndpoint;
+        options.SeqUrl = configuration[nameof(GatewayOptions.SeqUrl)] ?? options.SeqUrl;
 
         foreach (var pin in OrderedChildren(configuration.GetSection(nameof(GatewayOptions.PortPins))))
         {

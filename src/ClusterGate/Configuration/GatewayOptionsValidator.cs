@@ -93,6 +93,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.ClientOutputLimit), $"'{options.ClientOutputLimit}' is not HARD SOFT SECONDS, e.g. \"256mb 64mb 10\" (0 turns a bound off)");
         }
 
+        if (options.SeqUrl is { Length: > 0 } seq && !(Uri.TryCreate(seq, UriKind.Absolute, out var seqUri) && seqUri.Scheme is "http" or "https"))
+        {
+            Problem(nameof(options.SeqUrl), $"'{seq}' is not an http(s) URL, e.g. http://127.0.0.1:5341");
+        }
+
         if (options.OtlpEndpoint is { Length: > 0 } otlp && !(Uri.TryCreate(otlp, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
         {
             Problem(nameof(options.OtlpEndpoint), $"'{otlp}' is not an http(s) URL, e.g. http://127.0.0.1:4317");

@@ -10,10 +10,10 @@ internal static class HostLogging
 {
     private const string OutputTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {Source}: {Message:lj}{NewLine}{Exception}";
 
-    public static SerilogLoggerFactory CreateLoggerFactory(string level)
+    public static SerilogLoggerFactory CreateLoggerFactory(string level, string? seqUrl = null)
     {
         var minimum = ParseLevel(level);
-        var logger = new LoggerConfiguration()
+        var configuration = new LoggerConfiguration()
             .MinimumLevel.Is(minimum)
             // Kestrel's per-request lines are noise for an admin port; keep its warnings.
             .MinimumLevel.Override("Microsoft", (LogEventLevel)Math.Max((int)minimum, (int)LogEventLevel.Warning))
@@ -24,9 +24,15 @@ internal static class HostLogging
             .WriteTo.Async(
                 sink => sink.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture),
                 bufferSize: 10_000,
-                blockWhenFull: false)
-            .CreateLogger();
-        return new SerilogLoggerFactory(logger, dispose: true);
+                blockWhenFull: false);
+        if (seqUrl is { Length: > 0 })
+        {
+            // Structured events (the failover's properties, not only its text) to Seq; the sink batches and posts
+            // from its own worker, so the relay threads never wait on HTTP.
+            configuration = configuration.WriteTo.Seq(seqUrl, period: TimeSpan.FromMilliseconds(500));
+        }
+
+        return new SerilogLoggerFactory(configuration.CreateLogger(), dispose: true);
     }
 
     /// <summary>Accepts Serilog's and Microsoft.Extensions.Logging's level names; validated before this.</summary>

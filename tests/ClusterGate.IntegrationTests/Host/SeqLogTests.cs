@@ -1,0 +1,93 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ClusterGate.IntegrationTests.Infrastructure;
+using ClusterGate.IntegrationTests.Reliability;
+using ClusterGate.IntegrationTests.ShardPorts;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ClusterGate.IntegrationTests.Host;
+
+/// <summary>
+/// <c>--seq-url</c>: the gateway's structured events reach Seq's ingestion API. No Seq server runs here, so a local
+/// listener takes the sink's posts (CLEF, one JSON event per line) and the test finds the failover with its properties.
+/// </summary>
+[Collection(ShardPortFailoverCollection.Name)]
+public sealed class SeqLogTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan TestBound = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task MasterCrashes_FailoverEventPostedToSeqWithItsProperties()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        var seqPort = CliProcess.UnusedPort();
+        using var seq = new HttpListener();
+        seq.Prefixes.Add($"http://127.0.0.1:{seqPort}/");
+        seq.Start();
+        var events = new ConcurrentQueue<JsonElement>();
+        var paths = new ConcurrentQueue<string>();
+        var receiving = Task.Run(() => ReceiveAsync(seq, events, paths), CancellationToken.None);
+
+        await using var cluster = await RedisCluster.StartAsync(new RedisClusterOptions { NodeTimeout = TimeSpan.FromMilliseconds(2000) }, cts.Token);
+        await using var gateway = await GatewayProcess.StartAsync(
+            cluster, descriptorLimit: 4096, ["--seq-url", $"http://127.0.0.1:{seqPort}", "--log-level", "Information"], cts.Token);
+
+        var master = (await cluster.MasterPortsAsync(cts.Token))[0];
+        await cluster.SegfaultAsync(master, cts.Token);
+        var promoted = await cluster.WaitForPromotionAsync(master, TimeSpan.FromSeconds(30), cts.Token);
+        JsonElement? failover = null;
+        await RedisCluster.WaitUntilAsync(
+            _ =>
+            {
+                failover = events.Cast<JsonElement?>().FirstOrDefault(e =>
+                    e!.Value.TryGetProperty("Kind", out var kind) && kind.GetString() == "MasterChanged");
+                return Task.FromResult(failover is not null);
+            },
+            TimeSpan.FromSeconds(30),
+            "the MasterChanged event posted to Seq",
+            ct: cts.Token);
+
+        output.WriteLine($"posts to {string.Join(", ", paths.Distinct())}; {events.Count} events; failover: {failover}");
+        Assert.Contains("/api/events/raw", paths);
+        var e = failover!.Value;
+        Assert.Equal("Topology {Kind}: group {GroupId}, node {NodeId}: {Detail}", e.GetProperty("@mt").GetString());
+        Assert.Contains($"127.0.0.1:{promoted.Port}", e.GetProperty("Detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Number, e.GetProperty("GroupId").ValueKind);
+        Assert.Equal("TopologyMonitor", e.GetProperty("Source").GetString());
+
+        seq.Stop();
+        await receiving;
+    }
+
+    private static async Task ReceiveAsync(HttpListener listener, ConcurrentQueue<JsonElement> events, ConcurrentQueue<string> paths)
+    {
+        while (listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await listener.GetContextAsync();
+            }
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            paths.Enqueue(context.Request.Url!.AbsolutePath);
+            using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
+            {
+                foreach (var line in (await reader.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    events.Enqueue(JsonDocument.Parse(line).RootElement.Clone());
+                }
+            }
+
+            context.Response.StatusCode = (int)HttpStatusCode.Created;
+            context.Response.Close();
+        }
+    }
+}
