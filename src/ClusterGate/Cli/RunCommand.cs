@@ -27,13 +27,14 @@ internal static class RunCommand
         var pubsubLimit = new Option<string?>("--pubsub-output-limit") { Description = "Messages held for a router subscriber that does not read, as Redis's client-output-buffer-limit pubsub: HARD SOFT SECONDS (default \"32mb 8mb 60\")." };
         var otlp = new Option<string?>("--otlp-endpoint") { Description = "Push metrics over OTLP to this endpoint, e.g. http://127.0.0.1:4317 (default: none; Prometheus text is always at the admin port's /metrics)." };
         var seq = new Option<string?>("--seq-url") { Description = "Also send structured logs to this Seq server, e.g. http://127.0.0.1:5341 (default: console only)." };
+        var logFile = new Option<string?>("--log-file") { Description = "Also write the log as JSON lines to this file (a new file each day, 7 kept; default: console only)." };
         var user = CommonOptions.User();
         var password = CommonOptions.Password();
         var config = new Option<string?>("--config") { Description = "JSON settings file (see clustergate.sample.json). Environment variables CLUSTERGATE__<Key> override it; options override both." };
         var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error, Fatal." };
         var command = new Command("run", "Run the gateway: one shard port per master-replica group, following failovers, and optionally a router port.")
         {
-            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, holdTimeout, maxClients, routerMaxClients, replyTimeout, outputLimit, pubsubLimit, otlp, seq,
+            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, holdTimeout, maxClients, routerMaxClients, replyTimeout, outputLimit, pubsubLimit, otlp, seq, logFile,
             user, password, config, logLevel,
         };
 
@@ -67,6 +68,7 @@ internal static class RunCommand
             Set(nameof(GatewayOptions.PubSubOutputLimit), parse.GetValue(pubsubLimit));
             Set(nameof(GatewayOptions.OtlpEndpoint), parse.GetValue(otlp));
             Set(nameof(GatewayOptions.SeqUrl), parse.GetValue(seq));
+            Set(nameof(GatewayOptions.LogFile), parse.GetValue(logFile));
             Set(nameof(GatewayOptions.User), parse.GetValue(user));
             Set(nameof(GatewayOptions.Password), parse.GetValue(password));
             Set(nameof(GatewayOptions.LogLevel), parse.GetValue(logLevel));
@@ -133,7 +135,7 @@ internal static class RunCommand
 
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var loggerFactory = HostLogging.CreateLoggerFactory(options.LogLevel, options.SeqUrl);
+        using var loggerFactory = HostLogging.CreateLoggerFactory(options.LogLevel, options.SeqUrl, options.LogFile);
         return await new GatewayHost(options, loggerFactory, error).RunAsync(stop.Token);
     }
 }

@@ -33,6 +33,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.PubSubOutputLimit)] = "--pubsub-output-limit",
         [nameof(GatewayOptions.OtlpEndpoint)] = "--otlp-endpoint",
         [nameof(GatewayOptions.SeqUrl)] = "--seq-url",
+        [nameof(GatewayOptions.LogFile)] = "--log-file",
         [nameof(GatewayOptions.PortPins)] = null,
         [nameof(GatewayOptions.AddressMap)] = null,
         [nameof(GatewayOptions.User)] = "--user",
@@ -119,6 +120,7 @@ public static class GatewayConfiguration
         options.PubSubOutputLimit = configuration[nameof(GatewayOptions.PubSubOutputLimit)] ?? options.PubSubOutputLimit;
         options.OtlpEndpoint = configuration[nameof(GatewayOptions.OtlpEndpoint)] ?? options.OtlpEndpoint;
         options.SeqUrl = configuration[nameof(GatewayOptions.SeqUrl)] ?? options.SeqUrl;
+        options.LogFile = configuration[nameof(GatewayOptions.LogFile)] ?? options.LogFile;
 
         foreach (var pin in OrderedChildren(configuration.GetSection(nameof(GatewayOptions.PortPins))))
         {

@@ -34,6 +34,9 @@ public sealed class GatewayOptions
     /// <summary>Shared pipelined connections the router keeps per master.</summary>
     public int RouterConnectionsPerMaster { get; set; } = 1;
 
+    /// <summary>A JSON log file (one event per line, rolled daily, 7 kept) beside the console; null: console only.</summary>
+    public string? LogFile { get; set; }
+
     /// <summary>Seq server structured logs are also sent to (e.g. http://127.0.0.1:5341); null: console only.</summary>
     public string? SeqUrl { get; set; }
 

@@ -1,6 +1,7 @@
 using Serilog;
 using Serilog.Core;
 using Serilog.Events;
+using Serilog.Formatting.Json;
 using Serilog.Extensions.Logging;
 
 namespace ClusterGate.Hosting;
@@ -10,7 +11,7 @@ internal static class HostLogging
 {
     private const string OutputTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {Source}: {Message:lj}{NewLine}{Exception}";
 
-    public static SerilogLoggerFactory CreateLoggerFactory(string level, string? seqUrl = null)
+    public static SerilogLoggerFactory CreateLoggerFactory(string level, string? seqUrl = null, string? logFile = null)
     {
         var minimum = ParseLevel(level);
         var configuration = new LoggerConfiguration()
@@ -25,6 +26,15 @@ internal static class HostLogging
                 sink => sink.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture),
                 bufferSize: 10_000,
                 blockWhenFull: false);
+        if (logFile is { Length: > 0 })
+        {
+            // One JSON object per line (message template, rendered text, properties), a new file each day, a week kept.
+            configuration = configuration.WriteTo.Async(
+                sink => sink.File(new JsonFormatter(renderMessage: true), logFile, rollingInterval: RollingInterval.Day, retainedFileCountLimit: 7),
+                bufferSize: 10_000,
+                blockWhenFull: false);
+        }
+
         if (seqUrl is { Length: > 0 })
         {
             // Structured events (the failover's properties, not only its text) to Seq; the sink batches and posts

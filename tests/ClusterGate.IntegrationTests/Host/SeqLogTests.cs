@@ -33,8 +33,12 @@ public sealed class SeqLogTests(ITestOutputHelper output)
         var receiving = Task.Run(() => ReceiveAsync(seq, events, paths), CancellationToken.None);
 
         await using var cluster = await RedisCluster.StartAsync(new RedisClusterOptions { NodeTimeout = TimeSpan.FromMilliseconds(2000) }, cts.Token);
+        var logDirectory = Directory.CreateTempSubdirectory("clustergate-log-").FullName;
         await using var gateway = await GatewayProcess.StartAsync(
-            cluster, descriptorLimit: 4096, ["--seq-url", $"http://127.0.0.1:{seqPort}", "--log-level", "Information"], cts.Token);
+            cluster,
+            descriptorLimit: 4096,
+            ["--seq-url", $"http://127.0.0.1:{seqPort}", "--log-file", Path.Combine(logDirectory, "gateway.json"), "--log-level", "Information"],
+            cts.Token);
 
         var master = (await cluster.MasterPortsAsync(cts.Token))[0];
         await cluster.SegfaultAsync(master, cts.Token);
@@ -59,8 +63,30 @@ public sealed class SeqLogTests(ITestOutputHelper output)
         Assert.Equal(JsonValueKind.Number, e.GetProperty("GroupId").ValueKind);
         Assert.Equal("TopologyMonitor", e.GetProperty("Source").GetString());
 
+
+        // The same event in the JSON log file (rolled daily: the date is in its name).
+        var file = Assert.Single(Directory.GetFiles(logDirectory, "gateway*.json"));
+        await RedisCluster.WaitUntilAsync(
+            _ => Task.FromResult(ReadShared(file).Contains("\"Kind\":\"MasterChanged\"", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10),
+            "the failover in the JSON log file",
+            ct: cts.Token);
+        var line = ReadShared(file).Split('\n').First(l => l.Contains("\"Kind\":\"MasterChanged\"", StringComparison.Ordinal));
+        using var json = JsonDocument.Parse(line);
+        Assert.Equal("Topology {Kind}: group {GroupId}, node {NodeId}: {Detail}", json.RootElement.GetProperty("MessageTemplate").GetString());
+        Assert.StartsWith("Topology MasterChanged: group", json.RootElement.GetProperty("RenderedMessage").GetString(), StringComparison.Ordinal);
+
         seq.Stop();
         await receiving;
+        await gateway.DisposeAsync();
+        Directory.Delete(logDirectory, recursive: true);
+    }
+
+    private static string ReadShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
     }
 
     private static async Task ReceiveAsync(HttpListener listener, ConcurrentQueue<JsonElement> events, ConcurrentQueue<string> paths)
