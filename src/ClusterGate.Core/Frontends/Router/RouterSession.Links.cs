@@ -17,6 +17,7 @@ internal sealed partial class RouterSession
     private readonly List<RouterLink> _links = [];
     private RouterLink? _subscriber;
     private Dictionary<int, RouterLink>? _shardSubscribers;
+    private bool _linksEnded;
     private List<RouterLink>? _monitors;
 
     /// <summary>The client's transaction being queued (MULTI until EXEC or DISCARD), or null.</summary>
@@ -58,6 +59,15 @@ internal sealed partial class RouterSession
     /// <summary>Opens a connection of the client's own to a group's master; null at the limit (the caller answers an error).</summary>
     public RouterLink? OpenLink(int groupId)
     {
+        lock (_links)
+        {
+            if (_linksEnded)
+            {
+                // The client is gone (a resubscription finishing late): nothing of its own may open now.
+                return null;
+            }
+        }
+
         if (!_context.TryTakeLink(groupId))
         {
             return null;
@@ -66,6 +76,12 @@ internal sealed partial class RouterSession
         var link = new RouterLink(this, groupId, () => _context.ReturnLink(groupId));
         lock (_links)
         {
+            if (_linksEnded)
+            {
+                _ = link.DisposeAsync().AsTask();
+                return null;
+            }
+
             _links.Add(link);
         }
 
@@ -146,7 +162,7 @@ internal sealed partial class RouterSession
         RespWriter.WriteCommand(writer, "SSUBSCRIBE"u8, name);
         var command = writer.WrittenMemory;
         monitor.RequestRefresh("router: a shard channel's slot moved");
-        while (!_stopping && time.GetUtcNow() < deadline)
+        while (!_stopping && !LinksEnded && time.GetUtcNow() < deadline)
         {
             if (monitor.Current.GroupForSlot(slot) is { RoutableMaster: not null } group && group.Id != fromGroup
                 && ShardSubscriberLink(group.Id) is { } link)
@@ -161,13 +177,24 @@ internal sealed partial class RouterSession
             await Task.Delay(TimeSpan.FromMilliseconds(100), time);
         }
 
-        if (!_stopping)
+        if (!_stopping && !LinksEnded)
         {
             Push(new ReadOnlySequence<byte>(ended));
         }
     }
 
     public RouterLink? CurrentSubscriberLink => _subscriber;
+
+    private bool LinksEnded
+    {
+        get
+        {
+            lock (_links)
+            {
+                return _linksEnded;
+            }
+        }
+    }
 
     /// <summary>Starts MONITOR on every group's master; false when a link could not be opened.</summary>
     public List<RouterLink>? OpenMonitors(IEnumerable<int> groups)
@@ -205,7 +232,18 @@ internal sealed partial class RouterSession
         await CloseAllLinksAsync();
     }
 
-    /// <summary>The session ends: blocked commands, watches and subscriptions end with the client.</summary>
+    /// <summary>The session ends: every link closes and none opens after.</summary>
+    private Task EndLinksAsync()
+    {
+        lock (_links)
+        {
+            _linksEnded = true;
+        }
+
+        return CloseAllLinksAsync();
+    }
+
+    /// <summary>Blocked commands, watches and subscriptions end (with the client, or at RESET).</summary>
     private async Task CloseAllLinksAsync()
     {
         RouterLink[] links;

@@ -167,7 +167,7 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
 
             // Blocked commands, watches and subscriptions end with the client (Redis drops a blocked command whose
             // connection closes, so it never pops for a client that is gone).
-            await CloseAllLinksAsync();
+            await EndLinksAsync();
             await _client.Transport.Output.CompleteAsync();
             await _client.Transport.Input.CompleteAsync();
             Dispose();
