@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the solution and runs every test project in it; the last line is "N passed, M failed".
 # Exit 0 only when nothing failed and at least one test passed. Works from any cwd; CI runs it
-# through .ci/run. Integration tests need redis-server and redis-cli, installed here when missing.
+# through .ci/run. Integration tests need redis-server and redis-cli, and Node.js with npm for the node
+# client battery (tools/clients/run.sh), installed here when missing.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,23 +10,37 @@ cd "$repo_root"
 
 readonly SOLUTION="ClusterGate.sln"
 readonly RESULTS_DIR="$repo_root/artifacts/test-results"
-readonly INSTALL_COMMAND="apt-get update && apt-get install -y redis-server redis-tools"
+
+# apt-get install of the given packages, as root or through sudo.
+apt_install() {
+  if [[ "$(id -u)" -eq 0 ]]; then
+    apt-get update
+    apt-get install -y "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update
+    sudo apt-get install -y "$@"
+  else
+    echo "cannot install as $(id -un) without sudo; run as root: apt-get update && apt-get install -y $*" >&2
+    exit 1
+  fi
+}
 
 ensure_redis() {
   if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
     return
   fi
   echo "redis-server/redis-cli missing: installing redis-server redis-tools"
-  if [[ "$(id -u)" -eq 0 ]]; then
-    apt-get update
-    apt-get install -y redis-server redis-tools
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update
-    sudo apt-get install -y redis-server redis-tools
-  else
-    echo "cannot install as $(id -un) without sudo; run as root: $INSTALL_COMMAND" >&2
-    exit 1
+  apt_install redis-server redis-tools
+}
+
+# The machine image ships Node.js 20 with npm; Debian's own nodejs is older than the client packages ask for
+# (tools/clients/run.sh warns), but is still installed rather than leave the node client battery unrun.
+ensure_node() {
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    return
   fi
+  echo "node/npm missing: installing nodejs npm"
+  apt_install nodejs npm
 }
 
 # Test projects of the solution: those under tests/ (the solution file is the source of truth).
@@ -43,6 +58,8 @@ counter() {
 main() {
   ensure_redis
   redis-server --version
+  ensure_node
+  echo "node $(node --version), npm $(npm --version)"
 
   if ! dotnet build "$SOLUTION" -c Release; then
     echo "dotnet build failed: no tests ran"

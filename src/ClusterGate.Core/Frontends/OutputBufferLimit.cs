@@ -15,6 +15,9 @@ public sealed record OutputBufferLimit(long Hard, long Soft, TimeSpan SoftDurati
     /// </summary>
     public static OutputBufferLimit RouterDefault { get; } = new(256L << 20, 64L << 20, TimeSpan.FromSeconds(10));
 
+    /// <summary>For subscribers: Redis's own default for the pubsub class.</summary>
+    public static OutputBufferLimit PubSubDefault { get; } = new(32L << 20, 8L << 20, TimeSpan.FromSeconds(60));
+
     /// <summary>Parses <c>HARD SOFT SECONDS</c> with Redis's units (<c>b</c>, <c>k</c>, <c>kb</c>, <c>m</c>, <c>mb</c>, <c>g</c>, <c>gb</c>).</summary>
     public static bool TryParse(string? text, out OutputBufferLimit limit)
     {

@@ -72,7 +72,45 @@ internal static class GatewayReplies
 
     public static byte[] RefusedOnSharedConnection(string command, string why) => Error($"ERR '{command}' {why}" + Suffix);
 
-    public static byte[] ClientSubcommandNotSupported(string subcommand) => Error($"ERR CLIENT {subcommand} is not supported by the router" + Suffix);
+    /// <summary>A command the router never runs: it would change a node for every client (replication, shutdown, DEBUG...).</summary>
+    public static byte[] RefusedOnRouter(string command) =>
+        Error($"ERR {command} is not available through the router: it changes a node for every client of the cluster; run it on the node itself" + Suffix);
+
+    /// <summary>Redis's text for a command sent by a RESP2 client in subscribed mode.</summary>
+    public static byte[] OnlySubscribeCommands(string command) =>
+        Error($"ERR Can't execute '{command.ToLowerInvariant()}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+
+    public static readonly byte[] Queued = "+QUEUED\r\n"u8.ToArray();
+
+    public static readonly byte[] NestedMulti = "-ERR MULTI calls can not be nested\r\n"u8.ToArray();
+
+    public static readonly byte[] ExecWithoutMulti = "-ERR EXEC without MULTI\r\n"u8.ToArray();
+
+    public static readonly byte[] DiscardWithoutMulti = "-ERR DISCARD without MULTI\r\n"u8.ToArray();
+
+    public static readonly byte[] WatchInsideMulti = "-ERR WATCH inside MULTI is not allowed\r\n"u8.ToArray();
+
+    public static readonly byte[] ExecAbortedByErrors = "-EXECABORT Transaction discarded because of previous errors.\r\n"u8.ToArray();
+
+    /// <summary>A command the router cannot put in a transaction batch (it would not run on one master's connection).</summary>
+    public static byte[] NotInTransaction(string command) =>
+        Error($"ERR '{command}' cannot be part of a transaction through the router: it does not run on one master's connection" + Suffix);
+
+    /// <summary>Too many connections of clients' own to one master (blocking commands, watches, subscriptions).</summary>
+    public static byte[] TooManyOwnConnections(string command) =>
+        Error($"ERR '{command}' needs a connection of its own and the router holds its most to that master now; retry later" + Suffix);
+
+    public static byte[] ClientSubcommandNotSupported(string subcommand)
+    {
+        var why = subcommand switch
+        {
+            "PAUSE" or "UNPAUSE" => ": it would pause the nodes for every client of the cluster, not only this router's; run it on the nodes themselves",
+            "KILL" => ": the router's connections to the nodes are shared by its clients; close the client's connection to the router instead",
+            "UNBLOCK" => ": a router client's blocking command runs on a connection of its own, which CLIENT ID does not name",
+            _ => string.Empty,
+        };
+        return Error($"ERR CLIENT {subcommand} is not supported by the router{why}" + Suffix);
+    }
 
     public static byte[] MergeFailed(string why) => Error("ERR the replies of the masters could not be merged: " + why + Suffix);
 

@@ -293,8 +293,8 @@ public static class RespFrameScanner
     private static void CountValue(ref RespScanState state)
     {
         int depth = state.Depth;
-        state.Remaining[depth]--;
-        while (depth > 0 && state.Remaining[depth] == 0)
+        state.SetRemaining(depth, state.RemainingAt(depth) - 1);
+        while (depth > 0 && state.RemainingAt(depth) == 0)
         {
             depth--;
         }
@@ -305,7 +305,8 @@ public static class RespFrameScanner
     private static RespScanStatus Push(ref RespScanState state, RespLimits limits, long count, out string? error)
     {
         // The aggregate is the value of its parent level; the parent closes when this level does.
-        state.Remaining[state.Depth]--;
+        var left = state.RemainingAt(state.Depth) - 1;
+        state.SetRemaining(state.Depth, left);
         return PushAttribute(ref state, limits, count, out error);
     }
 
@@ -320,7 +321,7 @@ public static class RespFrameScanner
 
         error = null;
         state.Depth++;
-        state.Remaining[state.Depth] = count;
+        state.SetRemaining(state.Depth, count);
         return RespScanStatus.Complete;
     }
 

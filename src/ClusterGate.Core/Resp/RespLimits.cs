@@ -13,6 +13,12 @@ public sealed record RespLimits
 
     public static RespLimits Default { get; } = new();
 
+    /// <summary>
+    /// For what Redis answers: its own bounds on sizes, none on nesting (a Lua script may return a table thousands of
+    /// levels deep, which Redis relays without complaint). Limits guard what clients send, not what Redis answers.
+    /// </summary>
+    public static RespLimits Replies { get; } = new() { MaxNestingDepth = int.MaxValue };
+
     /// <summary>Largest accepted bulk string (also bounds simple-string lines).</summary>
     public long MaxBulkLength
     {
@@ -27,11 +33,11 @@ public sealed record RespLimits
         init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value));
     } = int.MaxValue;
 
-    /// <summary>Deepest accepted nesting of aggregates; at most <see cref="RespScanState.MaxSupportedNestingDepth"/>.</summary>
+    /// <summary>Deepest accepted nesting of aggregates.</summary>
     public int MaxNestingDepth
     {
         get;
-        init => field = value is >= 1 and <= RespScanState.MaxSupportedNestingDepth ? value : throw new ArgumentOutOfRangeException(nameof(value));
+        init => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value));
     } = DefaultMaxNestingDepth;
 
     /// <summary>Longest inline command line, without its line ending.</summary>

@@ -9,8 +9,8 @@ namespace ClusterGate.Core.Resp;
 /// </summary>
 public struct RespScanState
 {
-    /// <summary>Upper bound for <see cref="RespLimits.MaxNestingDepth"/>: the size of the inline count stack.</summary>
-    public const int MaxSupportedNestingDepth = 128;
+    /// <summary>Open levels kept inline; deeper ones go to a heap array (only replies nest that deep).</summary>
+    public const int InlineNestingDepth = 128;
 
     /// <summary>Frame bytes already validated, from the frame start; the next value header starts there.</summary>
     internal long Consumed;
@@ -26,8 +26,11 @@ public struct RespScanState
 
     internal bool Active;
 
-    /// <summary>Values still expected at each open level.</summary>
+    /// <summary>Values still expected at each open level up to <see cref="InlineNestingDepth"/>.</summary>
     internal CountStack Remaining;
+
+    /// <summary>Levels deeper than the inline stack (a reply nested thousands deep, as a Lua table can be).</summary>
+    private long[]? _deeper;
 
     /// <summary>True while a frame has been partly scanned.</summary>
     public readonly bool IsInProgress => Active;
@@ -49,7 +52,27 @@ public struct RespScanState
         Remaining[0] = 1;
     }
 
-    [InlineArray(MaxSupportedNestingDepth + 1)]
+    /// <summary>Values still expected at <paramref name="level"/>.</summary>
+    internal readonly long RemainingAt(int level) => level <= InlineNestingDepth ? Remaining[level] : _deeper![level - InlineNestingDepth - 1];
+
+    internal void SetRemaining(int level, long value)
+    {
+        if (level <= InlineNestingDepth)
+        {
+            Remaining[level] = value;
+            return;
+        }
+
+        var index = level - InlineNestingDepth - 1;
+        if (_deeper is null || index >= _deeper.Length)
+        {
+            Array.Resize(ref _deeper, Math.Max(64, index * 2));
+        }
+
+        _deeper[index] = value;
+    }
+
+    [InlineArray(InlineNestingDepth + 1)]
     internal struct CountStack
     {
         private long _element0;

@@ -68,6 +68,12 @@ public sealed class NodeQueryClient : IAsyncDisposable
     private async ValueTask<NodeView> QueryOnceAsync(NodeChannel channel, CancellationToken cancellationToken)
     {
         var replies = await RunAsync(channel, [ClusterNodes, InfoReplication], cancellationToken);
+        if (replies[0].Type == RespType.Error && replies[0].AsString().StartsWith("BUSY ", StringComparison.Ordinal))
+        {
+            // A script or function is running: the node is alive, only busy.
+            return new NodeView(channel.Endpoint, null, null, replies[0].AsString()) { Busy = true };
+        }
+
         if (replies[0].Type == RespType.Error)
         {
             // A real answer that is not a cluster view (cluster mode off, NOAUTH): not worth a retry.

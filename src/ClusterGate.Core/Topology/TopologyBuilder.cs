@@ -46,7 +46,17 @@ public sealed class TopologyBuilder
             }
         }
 
-        var unreachable = new HashSet<NodeEndpoint>(views.Where(v => !v.Answered).Select(v => v.Queried));
+        // A node busy in a script answers -BUSY: it is what the previous snapshot knew, reachable, its role unchanged.
+        var busy = new Dictionary<string, NodeState>(StringComparer.Ordinal);
+        foreach (var view in views.Where(v => v.Busy))
+        {
+            if (previous.Nodes.FirstOrDefault(n => n.Connect == view.Queried && n.Reachable) is { } known)
+            {
+                busy[known.Id] = known;
+            }
+        }
+
+        var unreachable = new HashSet<NodeEndpoint>(views.Where(v => !v.Answered && !(v.Busy && busy.Values.Any(n => n.Connect == v.Queried))).Select(v => v.Queried));
 
         // Per node id: the freshest line (highest epoch; the node's own line wins ties) and failure marks.
         var lines = new Dictionary<string, ClusterNodeInfo>(StringComparer.Ordinal);
@@ -142,8 +152,9 @@ public sealed class TopologyBuilder
                 ConfigEpoch = line.ConfigEpoch,
                 IsDown = down,
                 IsSuspected = suspected.Contains(id),
-                Reachable = selfLineById.ContainsKey(id),
-                Replication = replicationById.GetValueOrDefault(id),
+                Reachable = selfLineById.ContainsKey(id) || busy.ContainsKey(id),
+                IsBusy = busy.ContainsKey(id),
+                Replication = replicationById.GetValueOrDefault(id) ?? busy.GetValueOrDefault(id)?.Replication,
             };
         }
 

@@ -31,6 +31,9 @@ public sealed record NodeState
     /// <summary>The gateway got an answer from the node in the last refresh.</summary>
     public bool Reachable { get; init; }
 
+    /// <summary>The node answered <c>-BUSY</c> (a long script or function runs): alive, its replies come late.</summary>
+    public bool IsBusy { get; init; }
+
     /// <summary>The node's own <c>INFO replication</c>, when it answered.</summary>
     public ReplicationInfo? Replication { get; init; }
 }

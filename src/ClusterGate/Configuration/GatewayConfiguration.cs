@@ -23,12 +23,14 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.AdminPort)] = "--admin-port",
         [nameof(GatewayOptions.RouterPort)] = "--router-port",
         [nameof(GatewayOptions.RouterConnectionsPerMaster)] = null,
+        [nameof(GatewayOptions.RouterOwnConnectionsPerMaster)] = null,
         [nameof(GatewayOptions.IoThreads)] = "--io-threads",
         [nameof(GatewayOptions.HoldTimeout)] = "--hold-timeout",
         [nameof(GatewayOptions.MaxClients)] = "--maxclients",
         [nameof(GatewayOptions.RouterMaxClients)] = "--router-maxclients",
         [nameof(GatewayOptions.RouterReplyTimeout)] = "--router-reply-timeout",
         [nameof(GatewayOptions.ClientOutputLimit)] = "--client-output-limit",
+        [nameof(GatewayOptions.PubSubOutputLimit)] = "--pubsub-output-limit",
         [nameof(GatewayOptions.PortPins)] = null,
         [nameof(GatewayOptions.AddressMap)] = null,
         [nameof(GatewayOptions.User)] = "--user",
@@ -104,6 +106,7 @@ public static class GatewayConfiguration
         options.AdminPort = ReadInt(configuration, nameof(GatewayOptions.AdminPort), options.AdminPort, problems);
         options.RouterPort = ReadInt(configuration, nameof(GatewayOptions.RouterPort), options.RouterPort, problems);
         options.RouterConnectionsPerMaster = ReadInt(configuration, nameof(GatewayOptions.RouterConnectionsPerMaster), options.RouterConnectionsPerMaster, problems);
+        options.RouterOwnConnectionsPerMaster = ReadInt(configuration, nameof(GatewayOptions.RouterOwnConnectionsPerMaster), options.RouterOwnConnectionsPerMaster, problems);
         options.IoThreads = ReadInt(configuration, nameof(GatewayOptions.IoThreads), options.IoThreads, problems);
         options.RewriteRedirects = ReadBool(configuration, nameof(GatewayOptions.RewriteRedirects), options.RewriteRedirects, problems);
         options.HoldTimeout = ReadDuration(configuration, nameof(GatewayOptions.HoldTimeout), options.HoldTimeout, problems);
@@ -111,6 +114,7 @@ public static class GatewayConfiguration
         options.RouterMaxClients = ReadInt(configuration, nameof(GatewayOptions.RouterMaxClients), options.RouterMaxClients, problems);
         options.RouterReplyTimeout = ReadDuration(configuration, nameof(GatewayOptions.RouterReplyTimeout), options.RouterReplyTimeout, problems);
         options.ClientOutputLimit = configuration[nameof(GatewayOptions.ClientOutputLimit)] ?? options.ClientOutputLimit;
+        options.PubSubOutputLimit = configuration[nameof(GatewayOptions.PubSubOutputLimit)] ?? options.PubSubOutputLimit;
 
         foreach (var pin in OrderedChildren(configuration.GetSection(nameof(GatewayOptions.PortPins))))
         {

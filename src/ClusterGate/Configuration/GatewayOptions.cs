@@ -34,6 +34,9 @@ public sealed class GatewayOptions
     /// <summary>Shared pipelined connections the router keeps per master.</summary>
     public int RouterConnectionsPerMaster { get; set; } = 1;
 
+    /// <summary>Most connections of clients' own (blocking commands, WATCH, subscriptions, MONITOR) the router opens to one master.</summary>
+    public int RouterOwnConnectionsPerMaster { get; set; } = 1024;
+
     /// <summary>
     /// Socket event threads; all relay work runs on them. 0 = automatic: half the cores (at least one),
     /// unless <c>DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT</c> is set.
@@ -56,6 +59,9 @@ public sealed class GatewayOptions
 
     /// <summary>Replies held for one router client that does not read: "HARD SOFT SECONDS" as Redis writes it.</summary>
     public string ClientOutputLimit { get; set; } = ClusterGate.Core.Frontends.OutputBufferLimit.RouterDefault.ToString();
+
+    /// <summary>Messages held for one router subscriber that does not read: "HARD SOFT SECONDS", Redis's pubsub class.</summary>
+    public string PubSubOutputLimit { get; set; } = ClusterGate.Core.Frontends.OutputBufferLimit.PubSubDefault.ToString();
 
     public List<PortPinOptions> PortPins { get; } = [];
 
@@ -122,10 +128,12 @@ public sealed class GatewayOptions
         BindAddress = Bind,
         Port = RouterPort,
         ConnectionsPerMaster = RouterConnectionsPerMaster,
+        MaxOwnConnectionsPerMaster = RouterOwnConnectionsPerMaster,
         HoldTimeout = HoldTimeout,
         MaxClients = RouterMaxClients,
         ReplyTimeout = RouterReplyTimeout,
         ClientOutputLimit = ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(ClientOutputLimit, out var limit) ? limit : throw new InvalidOperationException("validate the options first"),
+        PubSubOutputLimit = ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(PubSubOutputLimit, out var pubsub) ? pubsub : throw new InvalidOperationException("validate the options first"),
         User = User,
         Password = Password,
     };

@@ -61,6 +61,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.RouterPort), $"{options.RouterPort} is also the admin port (--admin-port)");
         }
 
+        if (options.RouterOwnConnectionsPerMaster is < 1 or > 100_000)
+        {
+            Problem(nameof(options.RouterOwnConnectionsPerMaster), $"{options.RouterOwnConnectionsPerMaster} is not between 1 and 100000");
+        }
+
         if (options.RouterConnectionsPerMaster is < 1 or > 64)
         {
             Problem(nameof(options.RouterConnectionsPerMaster), $"{options.RouterConnectionsPerMaster} is not between 1 and 64");
@@ -86,6 +91,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (!ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(options.ClientOutputLimit, out _))
         {
             Problem(nameof(options.ClientOutputLimit), $"'{options.ClientOutputLimit}' is not HARD SOFT SECONDS, e.g. \"256mb 64mb 10\" (0 turns a bound off)");
+        }
+
+        if (!ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(options.PubSubOutputLimit, out _))
+        {
+            Problem(nameof(options.PubSubOutputLimit), $"'{options.PubSubOutputLimit}' is not HARD SOFT SECONDS, e.g. \"32mb 8mb 60\" (0 turns a bound off)");
         }
 
         Positive("Topology:RefreshInterval", options.Topology.RefreshInterval);

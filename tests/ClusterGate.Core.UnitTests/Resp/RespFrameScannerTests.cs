@@ -214,9 +214,36 @@ public sealed class RespFrameScannerTests
     }
 
     [Fact]
-    public void RespLimits_NestingAboveSupported_Throws()
+    public void RespLimits_NestingBelowOne_Throws()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new RespLimits { MaxNestingDepth = RespScanState.MaxSupportedNestingDepth + 1 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RespLimits { MaxNestingDepth = 0 });
+    }
+
+    [Theory]
+    [InlineData(8000, false)]
+    [InlineData(3000, true)]
+    public void TryScan_ReplyNestedThousandsDeep_CompleteWithReplyLimits(int depth, bool siblingAfterEachChild)
+    {
+        // A Lua table nested thousands of levels deep: each level holds the next (and, with siblings, one more value).
+        var open = siblingAfterEachChild ? "*2\r\n" : "*1\r\n";
+        var siblings = siblingAfterEachChild ? string.Concat(Enumerable.Repeat(":1\r\n", depth)) : string.Empty;
+        var frame = Bytes(string.Concat(Enumerable.Repeat(open, depth)) + ":1\r\n" + siblings);
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(frame));
+        var state = default(RespScanState);
+        Assert.Equal(RespScanStatus.Complete, RespFrameScanner.TryScan(ref reader, RespLimits.Replies, ref state, out var error));
+        Assert.Null(error);
+        Assert.Equal(frame.Length, reader.Consumed);
+
+        // Growing prefixes: the resumable state carries the deep levels across reads.
+        var partial = default(RespScanState);
+        for (var cut = 1; cut < frame.Length; cut += 997)
+        {
+            var prefix = new SequenceReader<byte>(new ReadOnlySequence<byte>(frame, 0, cut));
+            Assert.Equal(RespScanStatus.Incomplete, RespFrameScanner.TryScan(ref prefix, RespLimits.Replies, ref partial, out _));
+        }
+
+        var whole = new SequenceReader<byte>(new ReadOnlySequence<byte>(frame));
+        Assert.Equal(RespScanStatus.Complete, RespFrameScanner.TryScan(ref whole, RespLimits.Replies, ref partial, out _));
     }
 
     [Fact]

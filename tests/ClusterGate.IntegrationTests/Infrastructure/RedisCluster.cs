@@ -467,7 +467,7 @@ public sealed class RedisCluster : IAsyncDisposable
     }
 
     /// <summary>Distinct ports that were free a moment ago, each chosen independently by the OS.</summary>
-    private static int[] FreePorts(int count)
+    internal static int[] FreePorts(int count)
     {
         var ports = new HashSet<int>();
         var listeners = new List<TcpListener>();
@@ -507,7 +507,7 @@ public sealed class RedisCluster : IAsyncDisposable
         }
     }
 
-    private static async Task WaitForPingAsync(RedisNodeProcess node, TimeSpan timeout, CancellationToken ct)
+    internal static async Task WaitForPingAsync(RedisNodeProcess node, TimeSpan timeout, CancellationToken ct)
     {
         await WaitUntilAsync(
             async token =>
@@ -619,7 +619,7 @@ public sealed class RedisCluster : IAsyncDisposable
     private RedisNodeProcess FirstRunningNode() =>
         _nodes.Find(n => n.IsRunning) ?? throw new InvalidOperationException("No node of the cluster is running.");
 
-    private sealed class PortInUseException(string message) : Exception(message);
+    internal sealed class PortInUseException(string message) : Exception(message);
 }
 
 /// <summary>Which node took over a dead master's slots, and when that was first visible.</summary>

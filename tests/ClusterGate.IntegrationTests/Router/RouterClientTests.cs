@@ -379,26 +379,6 @@ public sealed class RouterClientTests(RedisClusterFixture fixture, SharedRouterG
     }
 
     [Fact]
-    public async Task UnsupportedForNow_MultiSubscribeBlocking_ExplicitErrorAndConnectionStaysUsable()
-    {
-        using var cts = new CancellationTokenSource(TestBound);
-        var gateway = await shared.GetAsync(fixture.Cluster, output, cts.Token);
-        await using var client = await RespClient.ConnectAsync(gateway.Port, cts.Token);
-        var key = $"un:{_run}";
-        foreach (var command in new[] { new[] { "MULTI" }, ["EXEC"], ["WATCH", key], ["SUBSCRIBE", "ch"], ["PSUBSCRIBE", "c*"], ["BLPOP", key, "1"], ["BRPOPLPUSH", key, key + "x", "0"], ["XREAD", "BLOCK", "100", "STREAMS", key, "$"] })
-        {
-            var sw = Stopwatch.StartNew();
-            var reply = await client.CallAsync(ReplyBound, cts.Token, command);
-            output.WriteLine($"{string.Join(' ', command)} -> {reply} ({sw.ElapsedMilliseconds} ms)");
-            Assert.True(reply.IsError || command[0] is "XREAD", $"{string.Join(' ', command)} answered {reply}");
-            Assert.Equal("+PONG", (await client.CallAsync(ReplyBound, cts.Token, "PING")).ToString());
-        }
-
-        Assert.True((await client.CallAsync(ReplyBound, cts.Token, "SET", key, "1")).IsOk);
-        Assert.Equal("1", (await client.CallAsync(ReplyBound, cts.Token, "GET", key)).Text);
-    }
-
-    [Fact]
     public async Task Wait_OneClientWaitsForMissingReplicas_OtherClientsOnTheSharedConnectionsAreNotStalled()
     {
         using var cts = new CancellationTokenSource(TestBound);

@@ -115,7 +115,9 @@ public sealed partial class ShardPortClusterClientTests(RedisClusterFixture fixt
             output.WriteLine("endpoints: " + string.Join(", ", mux.GetEndPoints().Select(e => e.ToString())));
             Assert.Equal(gateway.Ports.Order(), endpoints);
 
-            var clusterNodes = mux.GetServer(mux.GetEndPoints()[0]).ClusterConfiguration.Nodes.Select(n => n.EndPoint?.ToString()).ToList();
+            var clusterConfiguration = mux.GetServer(mux.GetEndPoints()[0]).ClusterConfiguration;
+            Assert.NotNull(clusterConfiguration);
+            var clusterNodes = clusterConfiguration.Nodes.Select(n => n.EndPoint?.ToString()).ToList();
             output.WriteLine("cluster configuration: " + string.Join(", ", clusterNodes));
             Assert.All(clusterNodes, n => Assert.Contains(gateway.Ports, p => n == $"127.0.0.1:{p}"));
         }

@@ -94,6 +94,28 @@ public sealed partial class ShardPortRewriteTests(RedisClusterFixture fixture, S
         }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task TopologyCommands_PipelinedInOneWrite_EachReplyRewrittenAsItsOwnCommand(int protocol)
+    {
+        // StackExchange.Redis 3.x sends CLUSTER SLOTS then CLUSTER NODES back to back: the second must not be
+        // taken for the first (a subcommand's traits remembered under the container's name leaked real addresses).
+        using var cts = new CancellationTokenSource(TestBound);
+        var gateway = await shared.GetAsync(fixture.Cluster, output, cts.Token);
+        await using var client = await ConnectAsync(gateway.Ports[0], protocol, cts.Token);
+        string[][] commands = [["CLUSTER", "SLOTS"], ["CLUSTER", "NODES"], ["CLUSTER", "SHARDS"], ["CLUSTER", "NODES"], ["CLUSTER", "SLOTS"]];
+        await client.SendRawAsync(commands.SelectMany(c => RespClient.Encode(c)).ToArray(), cts.Token);
+        foreach (var command in commands)
+        {
+            var reply = await client.ReadAsync(ReplyBound, cts.Token);
+            var what = $"{string.Join(' ', command)} in a pipeline (RESP{protocol})";
+            output.WriteLine($"{what}: {reply}");
+            Assert.Equal(command[1] == "NODES", reply.Type is '$' or '=');
+            AssertNoRealClientPort(gateway, reply, what);
+        }
+    }
+
     [Fact]
     public async Task ClusterNodes_ThroughShardPort_NoRealBusPortEither()
     {

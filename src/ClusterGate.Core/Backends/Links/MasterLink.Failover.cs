@@ -181,6 +181,7 @@ internal sealed partial class MasterLink
                 {
                     var backend = await _connector.ConnectAsync(master.NodeId, master.Connect, options.ConnectTimeout, _aborted.Token);
                     Volatile.Write(ref _backend, backend);
+                    Interlocked.Increment(ref _connections);
                     _replyScan.Reset();
                     WriteReplay(backend);
                     await backend.Output.FlushAsync(_aborted.Token);

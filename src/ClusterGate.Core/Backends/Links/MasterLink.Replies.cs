@@ -180,7 +180,7 @@ internal sealed partial class MasterLink
                 }
 
                 var start = reader;
-                var status = RespFrameScanner.TryScan(ref reader, RespLimits.Default, ref _replyScan, out _);
+                var status = RespFrameScanner.TryScan(ref reader, RespLimits.Replies, ref _replyScan, out _);
                 if (status != RespScanStatus.Complete)
                 {
                     // Incomplete: the scan state resumes from the frame start next time.
@@ -205,7 +205,7 @@ internal sealed partial class MasterLink
     /// </summary>
     private int ForwardPlainReplies(ReadOnlySpan<byte> span, PipeWriter output)
     {
-        var limits = RespLimits.Default;
+        var limits = RespLimits.Replies;
         var offset = 0;
         while (offset < span.Length)
         {
@@ -361,6 +361,8 @@ internal sealed partial class MasterLink
         }
 
         _freedCredits.Value = 0;
+
+        // A full fence before the waiter is read: pairs with the client loop's in WaitForCreditAsync.
         Interlocked.Add(ref _inFlight, -freed);
         if (Volatile.Read(ref _creditWaiter) is not null)
         {

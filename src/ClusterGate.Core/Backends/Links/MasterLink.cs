@@ -43,6 +43,7 @@ internal sealed partial class MasterLink : IAsyncDisposable
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _creditWaiter;
     private int _inFlight;
+    private int _connections;
 
     /// <summary>Credits the pump freed and has not yet given back (one atomic per batch, not per reply).</summary>
     private PaddedInt64 _freedCredits;
@@ -62,6 +63,9 @@ internal sealed partial class MasterLink : IAsyncDisposable
         _time = time;
         _maxInFlight = options.MaxInFlight;
     }
+
+    /// <summary>Backend connections opened so far: a new one means the previous one's state beyond what is replayed (WATCH) is gone.</summary>
+    public int Connections => Volatile.Read(ref _connections);
 
     /// <summary>The node the link is connected to now, or null.</summary>
     public string? NodeId => Volatile.Read(ref _backend)?.NodeId;
@@ -156,7 +160,11 @@ internal sealed partial class MasterLink : IAsyncDisposable
         while (Volatile.Read(ref _inFlight) >= _maxInFlight)
         {
             var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _creditWaiter, waiter);
+
+            // Publish, then look at the count again; the pump frees credits, then looks for a waiter. A plain (release)
+            // store may pass the load after it, and then each side could miss the other's write: a wait nobody ends.
+            // The exchange is a full fence, as the pump's Interlocked.Add is, so one side always sees the other.
+            Interlocked.Exchange(ref _creditWaiter, waiter);
             if (Volatile.Read(ref _inFlight) < _maxInFlight)
             {
                 return;
@@ -218,6 +226,10 @@ internal sealed partial class MasterLink : IAsyncDisposable
     /// <summary>Wakes the pump (local replies to write, a move to make, the client done).</summary>
     public void Wake()
     {
+        // The caller has just stored what the pump is to see (a flag, a queued reply). Read before that store is
+        // visible, _wake could still be the source the pump already used while the pump, having swapped in a new one
+        // (a full fence), reads the old flag and sleeps: the same store-then-load race as the credit wait.
+        Interlocked.MemoryBarrier();
         Volatile.Read(ref _wake).TrySetResult();
         Volatile.Read(ref _backend)?.Input.CancelPendingRead();
     }

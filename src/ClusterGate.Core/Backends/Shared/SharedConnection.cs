@@ -33,13 +33,17 @@ internal sealed class SharedConnection : IBatchFlush
     private long _progressAt;
     private volatile bool _stalled;
 
-    public SharedConnection(ISharedConnectionOwner owner, string nodeId, NodeEndpoint connect, long poolKey)
+    public SharedConnection(ISharedConnectionOwner owner, string nodeId, NodeEndpoint connect, long poolKey, int protocol = 2)
     {
         _owner = owner;
         NodeId = nodeId;
         Connect = connect;
         PoolKey = poolKey;
+        Protocol = protocol;
     }
+
+    /// <summary>The RESP version the connection speaks (HELLO 3 at connect for RESP3 clients' commands).</summary>
+    public int Protocol { get; }
 
     public string NodeId { get; }
 
@@ -74,6 +78,11 @@ internal sealed class SharedConnection : IBatchFlush
     }
 
     /// <param name="confirm">When set, the connection is opened only if it answers true (queued commands wait meanwhile).</param>
+    /// <remarks>
+    /// The connection may be retired or aborted while this runs. Then it is not used: what it opened is closed, and
+    /// the owner hears of the end through <see cref="ISharedConnectionOwner.OnConnectFailed"/> with the commands still
+    /// queued (none when <see cref="Retire"/> took them back already), so each queued command has one outcome.
+    /// </remarks>
     public async Task ConnectAsync(
         IBackendConnector connector,
         TimeSpan connectTimeout,
@@ -82,7 +91,7 @@ internal sealed class SharedConnection : IBatchFlush
         Func<CancellationToken, Task<bool>>? confirm,
         CancellationToken cancellationToken)
     {
-        List<SharedRequest> queued;
+        BackendConnection? unused = null;
         try
         {
             if (confirm is not null && !await confirm(cancellationToken))
@@ -90,24 +99,34 @@ internal sealed class SharedConnection : IBatchFlush
                 throw new IOException($"{Connect} is down in the topology refreshed after its connection was lost");
             }
 
+            ThrowIfClosedWhileConnecting();
             var connection = await connector.ConnectAsync(NodeId, Connect, connectTimeout, cancellationToken);
-            if (password is not null)
+            unused = connection;
+            var auth = password is not null || Protocol == 3;
+            if (auth)
             {
-                var auth = new ArrayBufferWriter<byte>();
-                RespWriter.WriteCommand(auth, user is not null ? ["AUTH", user, password] : ["AUTH", password]);
-                connection.Output.Write(auth.WrittenSpan);
-                lock (_gate)
+                // One command whose reply answers nobody: AUTH, or HELLO 3 (with AUTH) for a RESP3 connection.
+                var command = new ArrayBufferWriter<byte>();
+                string[] credentials = password is null ? [] : ["AUTH", user ?? "default", password];
+                RespWriter.WriteCommand(command, Protocol == 3
+                    ? ["HELLO", "3", .. credentials]
+                    : user is not null ? ["AUTH", user, password!] : ["AUTH", password!]);
+                connection.Output.Write(command.WrittenSpan);
+            }
+
+            lock (_gate)
+            {
+                ThrowIfClosedWhileConnecting();
+                if (auth)
                 {
                     _inFlight.Enqueue(null);
                     _unflushed++;
                     _dirty = true;
                 }
-            }
 
-            lock (_gate)
-            {
                 _connection = connection;
-                queued = [.. _waitingForConnect];
+                unused = null;
+                List<SharedRequest> queued = [.. _waitingForConnect];
                 _waitingForConnect.Clear();
                 foreach (var request in queued)
                 {
@@ -120,6 +139,7 @@ internal sealed class SharedConnection : IBatchFlush
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            List<SharedRequest> queued;
             lock (_gate)
             {
                 _dead = true;
@@ -129,6 +149,21 @@ internal sealed class SharedConnection : IBatchFlush
 
             // Never left the gateway: safe to route again (after a refresh, within the hold time).
             _owner.OnConnectFailed(this, queued, ex.Message);
+            if (unused is not null)
+            {
+                // Opened after the gateway gave the connection up: nothing was sent on it and no reader runs.
+                unused.Abort();
+                await unused.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Retired or aborted while connecting (under the lock, or before connecting: then it only saves a connect).</summary>
+    private void ThrowIfClosedWhileConnecting()
+    {
+        if (Volatile.Read(ref _dead))
+        {
+            throw new IOException($"connection to {Connect} closed by the gateway while connecting");
         }
     }
 
@@ -161,6 +196,13 @@ internal sealed class SharedConnection : IBatchFlush
             _inFlight.Enqueue(null);
             _unflushed++;
             output.Write(AskingCommand);
+        }
+
+        for (var i = 1; i < request.Replies; i++)
+        {
+            // The frames before the last one of a batch (MULTI's +OK, each +QUEUED) answer nobody.
+            _inFlight.Enqueue(null);
+            _unflushed++;
         }
 
         _inFlight.Enqueue(request);
@@ -256,7 +298,7 @@ internal sealed class SharedConnection : IBatchFlush
                         ReadOnlySequence<byte> frame;
 
                         // The usual reply (simple string, integer, bulk) whole in one segment: no general scan.
-                        var simple = _scan.IsInProgress ? 0 : RespSimpleFrame.TryScan(rest.FirstSpan, RespLimits.Default);
+                        var simple = _scan.IsInProgress ? 0 : RespSimpleFrame.TryScan(rest.FirstSpan, RespLimits.Replies);
                         if (simple > 0)
                         {
                             frame = rest.Slice(0, simple);
@@ -265,7 +307,7 @@ internal sealed class SharedConnection : IBatchFlush
                         else
                         {
                             var reader = new SequenceReader<byte>(rest);
-                            var status = RespFrameScanner.TryScan(ref reader, RespLimits.Default, ref _scan, out var error);
+                            var status = RespFrameScanner.TryScan(ref reader, RespLimits.Replies, ref _scan, out var error);
                             if (status == RespScanStatus.Incomplete)
                             {
                                 break;
@@ -342,8 +384,9 @@ internal sealed class SharedConnection : IBatchFlush
     }
 
     /// <summary>
-    /// Marks the connection dead and hands over what it held: commands sent (their outcome is unknown)
-    /// and commands written after the last flush, which never left the gateway. Called by the pool under its lock.
+    /// Marks the connection dead and hands over what it held: commands sent (their outcome is unknown), and commands
+    /// written after the last flush or still waiting for the connect, which never left the gateway. Called by the pool
+    /// under its lock.
     /// </summary>
     internal (List<SharedRequest> Sent, List<SharedRequest> Unsent) Retire()
     {
@@ -363,6 +406,9 @@ internal sealed class SharedConnection : IBatchFlush
                 flushed--;
             }
 
+            // Still connecting: ConnectAsync sees _dead and closes what it opens, so these are never written.
+            unsent.AddRange(_waitingForConnect);
+            _waitingForConnect.Clear();
             _inFlight.Clear();
             _awaiting = 0;
             _unflushed = 0;
@@ -373,13 +419,19 @@ internal sealed class SharedConnection : IBatchFlush
 
     public void FlushAtBatchEnd() => Flush();
 
+    /// <summary>
+    /// Closes the connection: its reader reports the loss. While still connecting there is nothing to close yet:
+    /// ConnectAsync sees the connection dead once the connect completes, closes it and hands back what was queued.
+    /// </summary>
     public void Abort()
     {
+        BackendConnection? connection;
         lock (_gate)
         {
             _dead = true;
+            connection = _connection;
         }
 
-        _connection?.Abort();
+        connection?.Abort();
     }
 }

@@ -15,7 +15,7 @@ internal sealed class SharedConnectionPool
     private readonly SharedPoolOptions _options;
     private readonly CancellationToken _stopping;
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, SharedConnection?[]> _pool = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string NodeId, int Protocol), SharedConnection?[]> _pool = [];
 
     public SharedConnectionPool(ISharedConnectionOwner owner, IBackendConnector connector, SharedPoolOptions options, CancellationToken stopping)
     {
@@ -29,11 +29,11 @@ internal sealed class SharedConnectionPool
     /// The connection for <paramref name="key"/> to a node, opened when missing, dead or pointing at an old address.
     /// <paramref name="slots"/> is the node's array of connections, stable while the pool's size stays the same.
     /// </summary>
-    public SharedConnection Get(string nodeId, NodeEndpoint connect, long key, out SharedConnection?[] slots)
+    public SharedConnection Get(string nodeId, NodeEndpoint connect, long key, out SharedConnection?[] slots, int protocol = 2)
     {
         lock (_gate)
         {
-            return GetLocked(nodeId, connect, key, out slots, confirm: null);
+            return GetLocked(nodeId, connect, key, protocol, out slots, confirm: null);
         }
     }
 
@@ -69,7 +69,7 @@ internal sealed class SharedConnectionPool
                 return (sent, unsent, null);
             }
 
-            var replacement = GetLocked(lost.NodeId, connect, lost.PoolKey, out _, confirm);
+            var replacement = GetLocked(lost.NodeId, connect, lost.PoolKey, lost.Protocol, out _, confirm);
             List<SharedRequest>? stranded = null;
             foreach (var request in unsent)
             {
@@ -92,7 +92,7 @@ internal sealed class SharedConnectionPool
         List<(SharedConnection, List<SharedRequest>, List<SharedRequest>)>? retired = null;
         lock (_gate)
         {
-            foreach (var (nodeId, connections) in _pool)
+            foreach (var ((nodeId, _), connections) in _pool)
             {
                 if (!superseded(nodeId))
                 {
@@ -114,8 +114,11 @@ internal sealed class SharedConnectionPool
         return retired;
     }
 
-    /// <summary>Connections with commands out and no reply for longer than <paramref name="timeout"/>.</summary>
-    public List<SharedConnection>? Stalled(TimeSpan timeout)
+    /// <summary>
+    /// Connections with commands out and no reply for longer than <paramref name="timeout"/>, but not to a node that
+    /// is <paramref name="busy"/> (in a long script: its replies come when the script ends).
+    /// </summary>
+    public List<SharedConnection>? Stalled(TimeSpan timeout, Func<string, bool> busy)
     {
         List<SharedConnection>? stalled = null;
         lock (_gate)
@@ -124,7 +127,7 @@ internal sealed class SharedConnectionPool
             {
                 foreach (var connection in connections)
                 {
-                    if (connection is not null && connection.IsStalled(_owner.Time, timeout))
+                    if (connection is not null && connection.IsStalled(_owner.Time, timeout) && !busy(connection.NodeId))
                     {
                         (stalled ??= []).Add(connection);
                     }
@@ -151,20 +154,21 @@ internal sealed class SharedConnectionPool
         }
     }
 
-    private SharedConnection GetLocked(string nodeId, NodeEndpoint connect, long key, out SharedConnection?[] slots, Func<CancellationToken, Task<bool>>? confirm)
+    private SharedConnection GetLocked(
+        string nodeId, NodeEndpoint connect, long key, int protocol, out SharedConnection?[] slots, Func<CancellationToken, Task<bool>>? confirm)
     {
         var size = Math.Max(1, _options.ConnectionsPerNode);
-        if (!_pool.TryGetValue(nodeId, out var connections) || connections.Length != size)
+        if (!_pool.TryGetValue((nodeId, protocol), out var connections) || connections.Length != size)
         {
             connections = new SharedConnection?[size];
-            _pool[nodeId] = connections;
+            _pool[(nodeId, protocol)] = connections;
         }
 
         var index = (int)(key % connections.Length);
         var connection = connections[index];
         if (connection is null || connection.IsDead || connection.Connect != connect)
         {
-            connection = new SharedConnection(_owner, nodeId, connect, key);
+            connection = new SharedConnection(_owner, nodeId, connect, key, protocol);
             Volatile.Write(ref connections[index], connection);
             _ = connection.ConnectAsync(_connector, _options.ConnectTimeout, _options.User, _options.Password, confirm, _stopping);
         }
@@ -175,7 +179,7 @@ internal sealed class SharedConnectionPool
 
     private void RemoveLocked(SharedConnection connection)
     {
-        if (_pool.TryGetValue(connection.NodeId, out var connections))
+        if (_pool.TryGetValue((connection.NodeId, connection.Protocol), out var connections))
         {
             for (var i = 0; i < connections.Length; i++)
             {

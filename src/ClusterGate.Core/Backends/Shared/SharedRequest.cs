@@ -7,6 +7,15 @@ internal abstract class SharedRequest
 
     /// <summary>Send <c>ASKING</c> right before the command (an ASK redirect).</summary>
     public bool Asking { get; set; }
+
+    /// <summary>
+    /// Frames Redis answers to <see cref="Bytes"/>: more than one for a batch such as MULTI ... EXEC, whose last frame
+    /// is the reply handed back (the others are dropped).
+    /// </summary>
+    public int Replies { get; set; } = 1;
+
+    /// <summary>The RESP version the reply must be in: the connection speaks it (HELLO 3 at connect).</summary>
+    public int Protocol { get; set; } = 2;
 }
 
 /// <summary>Who a shared connection reports to: replies in order, its loss, a failed connect.</summary>

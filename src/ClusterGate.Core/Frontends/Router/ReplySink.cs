@@ -2,6 +2,7 @@ using System.Buffers;
 using ClusterGate.Core.Backends.InFlight;
 using ClusterGate.Core.Backends.Shared;
 using ClusterGate.Core.Routing.Dispatch;
+
 namespace ClusterGate.Core.Frontends.Router;
 
 /// <summary>
@@ -25,6 +26,9 @@ internal sealed class ReplySlot : IReplySink
     /// <summary>Close the client connection after this reply (QUIT).</summary>
     public bool CloseAfter { get; set; }
 
+    /// <summary>The client turned this reply off (CLIENT REPLY OFF / SKIP): it keeps its place but is not written.</summary>
+    public bool Dropped { get; set; }
+
     public ReadOnlySpan<byte> Reply => _buffer.AsSpan(0, _length);
 
     public int Length => _length;
@@ -33,7 +37,11 @@ internal sealed class ReplySlot : IReplySink
     {
         // Next in the client's order and nobody writing: straight from the backend's buffer to the client.
         // A client that left gets nothing; the reply is not even copied.
-        if (!_session.IsClosed && !_session.TryWriteNow(this, reply, batch))
+        if (_session.IsClosed || _session.TryWriteNow(this, reply, batch))
+        {
+            _session.OnSlotDone();
+        }
+        else
         {
             SetReply(reply, batch);
         }
@@ -49,6 +57,7 @@ internal sealed class ReplySlot : IReplySink
         reply.CopyTo(_buffer);
         _length = length;
         _done = true;
+        _session.OnSlotDone();
         _session.OnReplyBuffered(length);
         _session.OnReplyReady(this, batch);
     }

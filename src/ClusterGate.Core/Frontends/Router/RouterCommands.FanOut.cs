@@ -25,6 +25,24 @@ internal static partial class RouterCommands
             case "info":
                 FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.Info, readOnly: true);
                 break;
+            case "randomkey":
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.AnyNonNull, readOnly: true);
+                break;
+            case "pubsub|channels" or "pubsub|shardchannels":
+                // Router subscribers may be on any master (each node answers for its own clients, as in a
+                // cluster): the union of every master's list. Shared connections go to masters only, so
+                // clients subscribed directly on a replica are not counted.
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.UnionArrays, readOnly: true);
+                break;
+            case "pubsub|numsub" or "pubsub|shardnumsub":
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.SumCountsByPosition, readOnly: true);
+                break;
+            case "pubsub|numpat":
+                FanOut(session, slot, Masters(session), _ => request.ArrayFrame, ReplyMerge.SumIntegers, readOnly: true);
+                break;
+            case "script|kill" or "function|kill":
+                KillScripts(session, request, slot);
+                break;
             default:
                 FanOut(session, slot, Masters(session).Take(1).ToList(), _ => request.ArrayFrame, parts => parts[0], readOnly: true);
                 break;
@@ -52,6 +70,7 @@ internal static partial class RouterCommands
             {
                 TargetNodeId = nodes[i].Id,
                 TargetGroupId = snapshot.GroupByNodeId(nodes[i].Id)?.Id,
+                AnyRole = !nodes[i].IsMaster,
             };
             session.Sent(session.Context.Dispatcher.Route(request));
         }
@@ -150,5 +169,32 @@ internal static partial class RouterCommands
             nodeId.Length >= 5 && ulong.TryParse(nodeId.AsSpan(0, 5), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value)
                 ? value
                 : 0;
+    }
+
+    /// <summary>
+    /// SCRIPT KILL and FUNCTION KILL reach every master on connections of their own: a shared connection to the busy
+    /// master waits behind the script, and the kill must not. One master that killed something is success.
+    /// </summary>
+    private static void KillScripts(RouterSession session, RespRequest request, ReplySlot slot)
+    {
+        var groups = session.Context.Dispatcher.Monitor.Current.Groups.Where(g => g.RoutableMaster is not null).Select(g => g.Id).ToList();
+        var links = new List<RouterLink>();
+        foreach (var group in groups)
+        {
+            if (session.OpenLink(group) is { } link)
+            {
+                links.Add(link);
+            }
+        }
+
+        if (links.Count == 0)
+        {
+            session.Answer(slot, GatewayReplies.NoMasterAnywhere);
+            return;
+        }
+
+        var command = request.ArrayFrame.ToArray();
+        var replies = links.Select(l => l.SendAsync(command, Backends.InFlight.CommandKind.Normal, 1, readOnly: false, slot: null)).ToList();
+        _ = AnswerFromLinksAsync(session, slot, links, replies, ReplyMerge.OneSucceeded);
     }
 }

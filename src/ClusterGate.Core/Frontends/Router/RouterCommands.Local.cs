@@ -8,10 +8,19 @@ namespace ClusterGate.Core.Frontends.Router;
 internal static partial class RouterCommands
 {
     /// <summary>The commands a standalone server answers about the connection itself (disposition <see cref="RouterDisposition.Local"/>).</summary>
-    private static bool AnswerLocal(RouterSession session, RespRequest request, CommandSpec spec, ReplySlot slot)
+    private static CommandOutcome AnswerLocal(RouterSession session, RespRequest request, CommandSpec spec)
     {
+        var slot = session.NewSlot();
         switch (spec.Name)
         {
+            case "ping" when session.IsSubscribed && session.Protocol == 2:
+                // In subscribed mode a RESP2 client gets PING's answer as a message-shaped array, as Redis gives it.
+                var pong = new ArrayBufferWriter<byte>();
+                RespWriter.WriteArrayHeader(pong, 2);
+                RespWriter.WriteBulkString(pong, "pong");
+                RespWriter.WriteBulkString(pong, request.Count > 1 ? request.Argument(1) : default);
+                session.Answer(slot, pong.WrittenSpan.ToArray());
+                break;
             case "ping":
                 session.Answer(slot, request.Count switch
                 {
@@ -19,42 +28,47 @@ internal static partial class RouterCommands
                     2 => Bulk(request.Argument(1)),
                     _ => GatewayReplies.WrongArity("ping"),
                 });
-                return false;
+                break;
             case "echo":
                 session.Answer(slot, Bulk(request.Argument(1)));
-                return false;
+                break;
             case "quit":
                 slot.CloseAfter = true;
                 session.Answer(slot, GatewayReplies.Ok);
-                return true;
+                return CommandOutcome.Stop;
             case "auth":
-                session.Answer(slot, Auth(session, request));
-                return false;
+                session.Answer(slot, Auth(session, request.ArgumentToString(request.Count - 1)));
+                break;
             case "reset":
                 session.ClientName = null;
+                session.Protocol = 2;
+                session.RepliesOff = session.SkipNextReply = false;
+                _ = session.ResetLinksAsync();
                 session.Answer(slot, GatewayReplies.Reset);
-                return false;
+                break;
             case "hello":
                 session.Answer(slot, Hello(session, request));
-                return false;
+                break;
             case "select":
                 session.Answer(slot, request.TryGetArgumentInt64(1, out var db) && db == 0 ? GatewayReplies.Ok : GatewayReplies.SelectNotZero);
-                return false;
+                break;
             case "readonly" or "readwrite":
                 // Reading from replicas is a cluster-client concern; the router reads from masters.
                 session.Answer(slot, GatewayReplies.Ok);
-                return false;
+                break;
             case var name when name.StartsWith("client", StringComparison.Ordinal):
                 Client(session, request, slot);
-                return false;
+                break;
             default:
                 // CLUSTER and its subcommands: what a server with cluster mode off answers, so clients treat the router as standalone.
                 session.Answer(slot, GatewayReplies.ClusterSupportDisabled);
-                return false;
+                break;
         }
+
+        return CommandOutcome.Done;
     }
 
-    private static byte[] Auth(RouterSession session, RespRequest request)
+    private static byte[] Auth(RouterSession session, string given)
     {
         var password = session.Context.Options.Password;
         if (password is null)
@@ -62,27 +76,62 @@ internal static partial class RouterCommands
             return GatewayReplies.AuthWithoutPassword;
         }
 
-        var given = request.ArgumentToString(request.Count - 1);
         return given == password ? GatewayReplies.Ok : GatewayReplies.WrongPass;
     }
 
+    /// <summary>
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 or RESP3 with the client (RESP3 clients' commands go over
+    /// connections that speak RESP3, so Redis's own RESP3 replies reach them), AUTH and SETNAME as Redis takes them.
+    /// </summary>
     private static byte[] Hello(RouterSession session, RespRequest request)
     {
-        if (request.Count > 1 && !(request.TryGetArgumentInt64(1, out var protocol) && protocol == 2))
+        var protocol = session.Protocol;
+        if (request.Count > 1)
         {
-            return request.TryGetArgumentInt64(1, out var p) && p == 3
-                ? GatewayReplies.Error("NOPROTO the router speaks RESP2 only (its backend connections are shared); use a shard port for RESP3 (ClusterGate)")
-                : GatewayReplies.NoProto;
+            if (!request.TryGetArgumentInt64(1, out var asked) || asked is not (2 or 3))
+            {
+                return GatewayReplies.NoProto;
+            }
+
+            protocol = (int)asked;
+        }
+
+        string? name = null;
+        for (var i = 2; i < request.Count; i++)
+        {
+            if (request.ArgumentEquals(i, "AUTH"u8) && i + 2 < request.Count)
+            {
+                if (Auth(session, request.ArgumentToString(i + 2)) is var auth && !ReferenceEquals(auth, GatewayReplies.Ok))
+                {
+                    return auth;
+                }
+
+                i += 2;
+            }
+            else if (request.ArgumentEquals(i, "SETNAME"u8) && i + 1 < request.Count)
+            {
+                name = request.ArgumentToString(++i);
+            }
+            else
+            {
+                return GatewayReplies.Error($"ERR Syntax error in HELLO option '{request.ArgumentToString(i)}'");
+            }
+        }
+
+        session.Protocol = protocol;
+        if (name is not null)
+        {
+            session.ClientName = name;
         }
 
         var writer = new ArrayBufferWriter<byte>();
-        RespWriter.WriteArrayHeader(writer, 14);
+        writer.Write(protocol == 3 ? "%7\r\n"u8 : "*14\r\n"u8);
         RespWriter.WriteBulkString(writer, "server");
         RespWriter.WriteBulkString(writer, "redis");
         RespWriter.WriteBulkString(writer, "version");
         RespWriter.WriteBulkString(writer, session.Context.ServerVersion ?? "7.0.0");
         RespWriter.WriteBulkString(writer, "proto");
-        RespWriter.WriteInteger(writer, 2);
+        RespWriter.WriteInteger(writer, protocol);
         RespWriter.WriteBulkString(writer, "id");
         RespWriter.WriteInteger(writer, session.Id);
         RespWriter.WriteBulkString(writer, "mode");
@@ -112,9 +161,40 @@ internal static partial class RouterCommands
 
             // Connection-level settings: accepted, the gateway owns the connections.
             _ when request.ArgumentEquals(1, "SETINFO"u8) || request.ArgumentEquals(1, "NO-EVICT"u8) || request.ArgumentEquals(1, "NO-TOUCH"u8) => GatewayReplies.Ok,
+            _ when request.ArgumentEquals(1, "REPLY"u8) && request.Count == 3 => ClientReply(session, request, slot),
+            _ when request.ArgumentEquals(1, "TRACKING"u8) || request.ArgumentEquals(1, "CACHING"u8) || request.ArgumentEquals(1, "GETREDIR"u8) || request.ArgumentEquals(1, "TRACKINGINFO"u8) =>
+                GatewayReplies.Error("ERR CLIENT TRACKING is not supported by the router: its invalidations belong to one connection to one node, and a router client's keys live on every master; use a shard port (ClusterGate)"),
             _ => GatewayReplies.ClientSubcommandNotSupported(request.ArgumentToString(1).ToUpperInvariant()),
         };
         session.Answer(slot, reply);
+    }
+
+    /// <summary>CLIENT REPLY ON|OFF|SKIP, handled by the gateway for this client: OFF and SKIP have no reply of their own.</summary>
+    private static byte[] ClientReply(RouterSession session, RespRequest request, ReplySlot slot)
+    {
+        if (request.ArgumentEquals(2, "ON"u8))
+        {
+            // Its slot was made while replies were off: ON's own reply is written, as Redis does.
+            session.RepliesOff = false;
+            slot.Dropped = false;
+            return GatewayReplies.Ok;
+        }
+
+        if (request.ArgumentEquals(2, "OFF"u8))
+        {
+            session.RepliesOff = true;
+            slot.Dropped = true;
+            return GatewayReplies.Ok;
+        }
+
+        if (request.ArgumentEquals(2, "SKIP"u8))
+        {
+            session.SkipNextReply = true;
+            slot.Dropped = true;
+            return GatewayReplies.Ok;
+        }
+
+        return GatewayReplies.Error("ERR syntax error");
     }
 
     private static byte[] SetName(RouterSession session, RespRequest request)

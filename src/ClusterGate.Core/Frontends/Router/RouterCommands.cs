@@ -5,8 +5,17 @@ using ClusterGate.Core.Routing;
 using ClusterGate.Core.Routing.Commands;
 using ClusterGate.Core.Routing.Dispatch;
 using ClusterGate.Core.Routing.Merge;
+using ClusterGate.Core.Routing.Scripts;
 
 namespace ClusterGate.Core.Frontends.Router;
+
+/// <summary>What became of one command: handled, the session must stop reading (QUIT), or not run yet (it waits for a barrier).</summary>
+internal enum CommandOutcome
+{
+    Done,
+    Stop,
+    Retry,
+}
 
 /// <summary>
 /// What the router does with each command, by its disposition in the command table (<see cref="CommandTraits"/>):
@@ -15,53 +24,85 @@ namespace ClusterGate.Core.Frontends.Router;
 /// </summary>
 internal static partial class RouterCommands
 {
-    /// <summary>Handles one command; true when the session must stop reading (QUIT).</summary>
-    public static bool Execute(RouterSession session, RespRequest request)
+    /// <summary>Handles one command.</summary>
+    public static CommandOutcome Execute(RouterSession session, RespRequest request)
     {
-        var slot = session.NewSlot();
         var context = session.Context;
         var spec = context.Commands.Find(request);
+
+        // Inside MULTI everything but the transaction commands is queued (or refused, which aborts the transaction).
+        if (session.Transaction is not null && spec?.Traits.Router != RouterDisposition.Transaction)
+        {
+            QueueInTransaction(session, request, spec);
+            return CommandOutcome.Done;
+        }
+
+        if (session.IsSubscribed && session.Protocol == 2 && !AllowedWhileSubscribed(spec))
+        {
+            session.Answer(session.NewSlot(), GatewayReplies.OnlySubscribeCommands(request.ArgumentToString(0)));
+            return CommandOutcome.Done;
+        }
+
         if (spec is null)
         {
-            session.Answer(slot, GatewayReplies.UnknownCommand(Truncate(request.ArgumentToString(0)), ArgsPreview(request)));
-            return false;
+            session.Answer(session.NewSlot(), GatewayReplies.UnknownCommand(Truncate(request.ArgumentToString(0)), ArgsPreview(request)));
+            return CommandOutcome.Done;
         }
 
         if (spec.Arity > 0 ? request.Count != spec.Arity : request.Count < -spec.Arity)
         {
-            session.Answer(slot, GatewayReplies.WrongArity(spec.Name));
-            return false;
+            session.Answer(session.NewSlot(), GatewayReplies.WrongArity(spec.Name));
+            return CommandOutcome.Done;
+        }
+
+        if (ScriptCache.BodyArgument(spec.Name) is var body and > 0 && body < request.Count)
+        {
+            context.Scripts.Remember(request.Argument(body));
         }
 
         var traits = spec.Traits;
         switch (traits.Router)
         {
             case RouterDisposition.Local:
-                return AnswerLocal(session, request, spec, slot);
-            case RouterDisposition.OwnConnection:
+                return AnswerLocal(session, request, spec);
             case RouterDisposition.Refused:
-                session.Answer(slot, Refusal(spec, request));
-                return false;
+                session.Answer(session.NewSlot(), GatewayReplies.RefusedOnRouter(spec.Name.Replace('|', ' ').ToUpperInvariant()));
+                return CommandOutcome.Done;
+            case RouterDisposition.Transaction:
+                return TransactionCommand(session, request, spec);
+            case RouterDisposition.PubSub:
+                return PubSub(session, request, spec);
+            case RouterDisposition.Monitor:
+                return Monitor(session);
+            case RouterDisposition.Dedicated when !IsNonBlockingRead(request, spec):
+                return Dedicated(session, request, spec);
             case RouterDisposition.Special:
-                Special(session, request, spec, slot);
-                return false;
+                Special(session, request, spec, session.NewSlot());
+                return CommandOutcome.Done;
             case RouterDisposition.AllMasters or RouterDisposition.AllNodes when ReplyMerge.For(traits.Response) is { } merge:
                 var nodes = traits.Router == RouterDisposition.AllNodes ? AllNodes(session) : Masters(session);
-                FanOut(session, slot, nodes, _ => request.ArrayFrame, merge, readOnly: traits.Resendable);
-                return false;
+                FanOut(session, session.NewSlot(), nodes, _ => request.ArrayFrame, merge, readOnly: traits.Resendable);
+                return CommandOutcome.Done;
         }
 
-        // Shared, split, and fan-outs whose merge the router does not have: routed by their keys, or to one master.
+        Route(session, request, spec);
+        return CommandOutcome.Done;
+    }
+
+    /// <summary>Shared, split, and fan-outs whose merge the router does not have: routed by their keys, or to one master.</summary>
+    private static void Route(RouterSession session, RespRequest request, CommandSpec spec)
+    {
+        var slot = session.NewSlot();
         if (spec.Name is "mset" or "msetnx" && (request.Count - 1) % 2 != 0)
         {
             session.Answer(slot, GatewayReplies.WrongArity(spec.Name));
-            return false;
+            return;
         }
 
         if (!KeyFinder.TryGetSlot(request, spec, out var hashSlot, out var crossSlot, out var keyless))
         {
-            session.Answer(slot, GatewayReplies.KeysNotFound(spec.Name));
-            return false;
+            session.Answer(slot, KeysNotFound(request, spec));
+            return;
         }
 
         var readOnly = spec.HasFlag(CommandSpecFlags.ReadOnly) && !spec.HasFlag(CommandSpecFlags.Write);
@@ -72,18 +113,48 @@ internal static partial class RouterCommands
                 session.Answer(slot, GatewayReplies.CrossSlot);
             }
 
-            return false;
+            return;
         }
 
-        if (keyless)
+        // A keyless command names no node: the dispatcher picks a live master when it routes it (the same one for a
+        // session while the topology stands), also when it waits for a master and is routed again.
+        var routed = new RoutedCommand(request.ArrayFrame, keyless ? -1 : hashSlot, readOnly, session.Id, slot)
         {
-            SendToAnyMaster(session, request.ArrayFrame, readOnly, slot);
+            Protocol = session.Protocol,
+            ScriptLoad = ScriptCache.ShaArgument(spec.Name) is var sha and > 0 ? session.Context.Scripts.LoadCommand(request.Argument(sha)) : null,
+        };
+        if (spec.Name == "publish" && PubSubHome(session) is { } home)
+        {
+            // Where every router subscriber listens: its count of receivers is what a single Redis would answer.
+            routed.TargetNodeId = home.RoutableMaster!.Id;
+            routed.TargetGroupId = home.Id;
+        }
+
+        session.Sent(session.Context.Dispatcher.Route(routed));
+    }
+
+    /// <summary>XREAD and XREADGROUP block only with BLOCK: without it they are plain reads of their slot.</summary>
+    private static bool IsNonBlockingRead(RespRequest request, CommandSpec spec)
+    {
+        if (spec.Name is not ("xread" or "xreadgroup"))
+        {
             return false;
         }
 
-        var routed = new RoutedCommand(request.ArrayFrame, hashSlot, readOnly, session.Id, slot);
-        session.Sent(context.Dispatcher.Route(routed));
-        return false;
+        for (var i = 1; i < request.Count; i++)
+        {
+            if (request.ArgumentEquals(i, "BLOCK"u8))
+            {
+                return false;
+            }
+
+            if (request.ArgumentEquals(i, "STREAMS"u8))
+            {
+                return true;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -102,27 +173,30 @@ internal static partial class RouterCommands
         }
 
         var readOnly = spec.HasFlag(CommandSpecFlags.ReadOnly) && !spec.HasFlag(CommandSpecFlags.Write);
-        var routed = new RoutedCommand(frame, HashSlot.Compute(key), readOnly, session.Id, session.NewSlot());
+        var routed = new RoutedCommand(frame, HashSlot.Compute(key), readOnly, session.Id, session.NewSlot()) { Protocol = session.Protocol };
         session.Sent(context.Dispatcher.Route(routed));
         return true;
     }
 
-    /// <summary>Why a command is not run through the router's shared connections.</summary>
-    private static byte[] Refusal(CommandSpec spec, RespRequest request) =>
-        spec.HasFlag(CommandSpecFlags.Blocking)
-            ? GatewayReplies.RefusedOnSharedConnection(spec.Name, "blocks, which the router's shared connections cannot do; use a shard port for blocking commands")
-            : spec.Name is "wait" or "waitaof"
-                ? GatewayReplies.RefusedOnSharedConnection(spec.Name, "counts the replicas of this connection's writes, which the router's shared connections cannot do; use a shard port")
-                : GatewayReplies.RefusedOnSharedConnection(request.ArgumentToString(0).ToUpperInvariant(), "needs a connection of its own, which the router does not give yet; use a shard port");
-
     /// <summary>
-    /// A keyless command: no node is named, so the dispatcher picks a live master when it routes it (the
-    /// same one for a session while the topology stands), also when it waits for a master and is routed again.
+    /// The keys could not be found: Redis's own words where the request gives a bad key count (EVAL, FCALL, ZUNION...),
+    /// else the gateway's.
     /// </summary>
-    private static void SendToAnyMaster(RouterSession session, in ReadOnlySequence<byte> command, bool readOnly, IReplySink sink)
+    private static byte[] KeysNotFound(RespRequest request, CommandSpec spec)
     {
-        var request = new RoutedCommand(command, -1, readOnly, session.Id, sink);
-        session.Sent(session.Context.Dispatcher.Route(request));
+        if (spec.Name is "eval" or "evalsha" or "eval_ro" or "evalsha_ro" or "fcall" or "fcall_ro" && request.Count > 2)
+        {
+            if (!request.TryGetArgumentInt64(2, out var numkeys))
+            {
+                return GatewayReplies.Error("ERR value is not an integer or out of range");
+            }
+
+            return numkeys < 0
+                ? GatewayReplies.Error("ERR Number of keys can't be negative")
+                : GatewayReplies.Error("ERR Number of keys can't be greater than number of args");
+        }
+
+        return GatewayReplies.KeysNotFound(spec.Name);
     }
 
     // ------------------------------------------------------------ helpers

@@ -56,7 +56,7 @@ public sealed class RouterFrontend : IAsyncDisposable
         // A router client holds its own socket only; the backend connections are shared.
         _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 1, descriptors);
         _dispatcher = new CommandDispatcher(monitor, options.ToDispatchOptions(), _connector, loggerFactory.CreateLogger("ClusterGate.Router"), time);
-        _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time)
+        _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time, _connector, descriptors)
         {
             ClientList = () => string.Concat((_listener?.Sessions ?? []).OrderBy(s => s.Id).Select(s => RouterCommands.ClientInfoLine(s) + "\n")),
         };

@@ -49,6 +49,15 @@ public sealed class RouterOptions
     /// <summary>Replies of one client held in the gateway while it does not read (see <see cref="OutputBufferLimit"/>).</summary>
     public OutputBufferLimit ClientOutputLimit { get; set; } = OutputBufferLimit.RouterDefault;
 
+    /// <summary>
+    /// Most connections of their own that router clients hold to one master at once (blocking commands, watched
+    /// transactions, subscriptions, MONITOR); past it such a command gets a clear error, never a wait.
+    /// </summary>
+    public int MaxOwnConnectionsPerMaster { get; set; } = 1024;
+
+    /// <summary>Messages held for a subscriber that does not read (Redis's <c>client-output-buffer-limit pubsub</c> default).</summary>
+    public OutputBufferLimit PubSubOutputLimit { get; set; } = OutputBufferLimit.PubSubDefault;
+
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public string? User { get; set; }

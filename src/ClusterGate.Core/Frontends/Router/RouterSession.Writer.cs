@@ -10,7 +10,8 @@ internal sealed partial class RouterSession
     /// <summary>A slot for the next reply in the client's order.</summary>
     public ReplySlot NewSlot()
     {
-        var slot = new ReplySlot(this);
+        var slot = new ReplySlot(this) { Dropped = DropReply() };
+        Interlocked.Increment(ref _slotsPending);
         lock (_gate)
         {
             _replies.Enqueue(slot);
@@ -18,6 +19,54 @@ internal sealed partial class RouterSession
 
         Interlocked.Increment(ref _outstanding);
         return slot;
+    }
+
+    /// <summary>
+    /// A frame that answers no command (a pub/sub message, a MONITOR line): written at the next frame boundary, in the
+    /// order it arrived among the client's replies. Counted like a reply, so a subscriber that does not read is cut
+    /// off at its output limit and stops being read meanwhile.
+    /// </summary>
+    /// <summary>The output limit of the client's class, as Redis has them: a subscriber's (pubsub), else a normal client's.</summary>
+    private OutputBufferLimit OutputLimit => IsSubscribed ? _context.Options.PubSubOutputLimit : _context.Options.ClientOutputLimit;
+
+    public void Push(in ReadOnlySequence<byte> frame)
+    {
+        var slot = new ReplySlot(this);
+        lock (_gate)
+        {
+            _replies.Enqueue(slot);
+        }
+
+        Interlocked.Increment(ref _outstanding);
+        Interlocked.Increment(ref _slotsPending);
+        slot.SetReply(frame, null);
+    }
+
+    /// <summary>A slot's reply is in (written or kept for its turn).</summary>
+    public void OnSlotDone()
+    {
+        if (Interlocked.Decrement(ref _slotsPending) == 0)
+        {
+            Volatile.Read(ref _quiet)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes once every reply asked for so far is in: what was sent before has run.</summary>
+    public Task QuietAsync()
+    {
+        if (Volatile.Read(ref _slotsPending) == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var quiet = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _quiet, quiet);
+        if (Volatile.Read(ref _slotsPending) == 0)
+        {
+            quiet.TrySetResult();
+        }
+
+        return quiet.Task;
     }
 
     /// <summary>
@@ -39,7 +88,11 @@ internal sealed partial class RouterSession
         }
 
         var output = _client.Transport.Output;
-        if (reply.IsSingleSegment)
+        if (slot.Dropped)
+        {
+            // Turned off by the client: its place in the order is kept, nothing is written.
+        }
+        else if (reply.IsSingleSegment)
         {
             output.Write(reply.FirstSpan);
         }
@@ -62,7 +115,7 @@ internal sealed partial class RouterSession
     /// </summary>
     public void OnReplyBuffered(int length)
     {
-        var limit = _context.Options.ClientOutputLimit;
+        var limit = OutputLimit;
         long buffered;
         var cut = false;
         lock (_gate)
@@ -187,7 +240,11 @@ internal sealed partial class RouterSession
                     while (_replies.TryPeek(out var head) && head.IsDone)
                     {
                         _replies.Dequeue();
-                        output.Write(head.Reply);
+                        if (!head.Dropped)
+                        {
+                            output.Write(head.Reply);
+                        }
+
                         _buffered -= head.Length;
                         head.Return();
                         _unflushed++;
@@ -315,7 +372,7 @@ internal sealed partial class RouterSession
     private async Task<System.IO.Pipelines.FlushResult> WhileNotReadingAsync(ValueTask<System.IO.Pipelines.FlushResult> flush)
     {
         var pending = flush.AsTask();
-        var limit = _context.Options.ClientOutputLimit;
+        var limit = OutputLimit;
         var period = limit.SoftDuration > TimeSpan.Zero && limit.SoftDuration < TimeSpan.FromSeconds(1) ? limit.SoftDuration : TimeSpan.FromSeconds(1);
         while (true)
         {

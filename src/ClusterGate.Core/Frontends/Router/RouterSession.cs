@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using ClusterGate.Core.Backends.Shared;
 using ClusterGate.Core.Resp;
 using Microsoft.AspNetCore.Connections;
@@ -30,6 +31,13 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
     private readonly ReplyBatch _readBatch = new();
     private readonly CancellationTokenSource _aborted = new();
     private int _outstanding;
+
+    // Slots created and not yet answered, and who waits for that to reach zero (QuietAsync).
+    private int _slotsPending;
+    private TaskCompletionSource? _quiet;
+
+    // Read loop only: what the next command waits for (a blocking command's reply, the replies before a mode switch).
+    private Task? _barrier;
 
     // Bytes of replies copied into slots and not yet written to the client (under _gate), and since when they
     // have been above the soft limit (a TimeProvider timestamp, 0 when below).
@@ -74,6 +82,9 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
             }
         }
     }
+
+    /// <summary>Read loop only: the next command waits for <paramref name="barrier"/> (and is parsed again then).</summary>
+    public void WaitBeforeNext(Task barrier) => _barrier = barrier;
 
     /// <summary>The client's name from CLIENT SETNAME (answered by the gateway).</summary>
     public string? ClientName { get; set; }
@@ -154,6 +165,9 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
                 }
             }
 
+            // Blocked commands, watches and subscriptions end with the client (Redis drops a blocked command whose
+            // connection closes, so it never pops for a client that is gone).
+            await CloseAllLinksAsync();
             await _client.Transport.Output.CompleteAsync();
             await _client.Transport.Input.CompleteAsync();
             Dispose();
@@ -180,7 +194,24 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
         var input = _client.Transport.Input;
         while (true)
         {
-            var result = await input.ReadAsync();
+            ReadResult result;
+            if (_barrier is { IsCompleted: false } barrier)
+            {
+                // A command waits (a blocking command's reply, the replies before a mode switch): keep reading
+                // meanwhile, so a client that leaves is seen at once (its blocked command must end with it).
+                var read = input.ReadAsync().AsTask();
+                if (await Task.WhenAny(read, barrier) != read)
+                {
+                    input.CancelPendingRead();
+                }
+
+                result = await read;
+            }
+            else
+            {
+                result = await input.ReadAsync();
+            }
+
             var buffer = result.Buffer;
             var consumed = buffer.Start;
             var stop = false;
@@ -194,6 +225,11 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
                 // Backpressure: a client that does not read its replies stops having its commands read.
                 while (ProcessBatch(buffer, ref consumed, out stop))
                 {
+                    if (_barrier is { IsCompleted: false })
+                    {
+                        break;
+                    }
+
                     await _credit.WaitAsync(_aborted.Token);
                 }
 
@@ -219,7 +255,7 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
     /// <summary>
     /// Handles the complete commands in the buffer as one batch: backend connections written to are
     /// flushed once, and the gateway's own replies go out in one flush, at its end. True when it stopped
-    /// because too many replies are outstanding (wait for credit, then call again).
+    /// because too many replies are outstanding or a command waits for a barrier (wait, then call again).
     /// </summary>
     private bool ProcessBatch(in ReadOnlySequence<byte> buffer, ref SequencePosition consumed, out bool stop)
     {
@@ -236,7 +272,8 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
 
                 if (!TryProcessOne(buffer, ref consumed, out stop))
                 {
-                    break;
+                    // No complete command left, or the next one waits for the barrier.
+                    return _barrier is { IsCompleted: false } && !stop;
                 }
             }
 
@@ -253,7 +290,7 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
     {
         stop = false;
         var rest = buffer.Slice(consumed);
-        if (!_request.InProgress)
+        if (!_request.InProgress && !InSpecialMode)
         {
             var span = rest.FirstSpan;
             if (RespRequestHead.TryScan(span, _context.Limits, out var length, out var count, out var nameOffset, out var nameLength, out var keyOffset, out var keyLength)
@@ -282,13 +319,27 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
             return false;
         }
 
-        consumed = reader.Position;
         if (_request.Count == 0)
         {
+            consumed = reader.Position;
             return true;
         }
 
-        stop = RouterCommands.Execute(this, _request);
+        if (_barrier is { IsCompleted: false })
+        {
+            // The previous command (a blocking one) is still running: this one waits, as Redis makes it wait.
+            return false;
+        }
+
+        var outcome = RouterCommands.Execute(this, _request);
+        if (outcome == CommandOutcome.Retry)
+        {
+            // Not run: it waits for the barrier, then this request is parsed again.
+            return false;
+        }
+
+        consumed = reader.Position;
+        stop = outcome == CommandOutcome.Stop;
         return !stop;
     }
 

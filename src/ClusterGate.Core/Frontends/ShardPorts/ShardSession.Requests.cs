@@ -303,7 +303,8 @@ internal sealed partial class ShardSession
     /// <summary>
     /// The command's traits (<see cref="CommandTraits"/>, the table both frontends share): its effect on the
     /// connection, and whether it may be sent again. Pipelines repeat a command, so the last plain command name and
-    /// its traits are kept; containers (CONFIG GET) always look up.
+    /// its traits are kept; containers (CONFIG GET) always look up, since the name alone does not decide (a
+    /// pipelined CLUSTER SLOTS, CLUSTER NODES must not rewrite the second reply as the first).
     /// </summary>
     private CommandKind Classify(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, int args, out int replies, out bool readOnly)
     {
@@ -314,9 +315,9 @@ internal sealed partial class ShardSession
         }
         else
         {
-            var spec = FindSpec(name, argument, args > 0);
+            var spec = FindSpec(name, argument, args > 0, out var isContainer);
             traits = spec?.Traits ?? CommandTraits.Unknown;
-            if (spec is { IsContainer: false } && name.Length <= _lastName.Length)
+            if (spec is not null && !isContainer && name.Length <= _lastName.Length)
             {
                 name.CopyTo(_lastName);
                 _lastNameLength = name.Length;
@@ -336,14 +337,16 @@ internal sealed partial class ShardSession
     }
 
     /// <summary>The command, or for a container such as CONFIG its subcommand, as <see cref="CommandCatalog.Find"/> finds it.</summary>
-    private CommandSpec? FindSpec(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, bool hasArgument)
+    private CommandSpec? FindSpec(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, bool hasArgument, out bool isContainer)
     {
         var commands = _context.Commands;
         if (!commands.TryFind(name, out var spec))
         {
+            isContainer = false;
             return null;
         }
 
+        isContainer = spec.IsContainer;
         if (!spec.IsContainer || !hasArgument || argument.IsEmpty)
         {
             return spec;

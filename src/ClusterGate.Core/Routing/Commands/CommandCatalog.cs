@@ -17,7 +17,7 @@ public sealed class CommandCatalog
     private readonly FrozenDictionary<string, CommandSpec> _byName;
     private readonly FrozenDictionary<string, CommandSpec>.AlternateLookup<ReadOnlySpan<char>> _lookup;
 
-    private CommandCatalog(IEnumerable<CommandSpec> commands)
+    private CommandCatalog(IEnumerable<CommandSpec> commands, IReadOnlySet<string>? knownToTable)
     {
         var byName = new Dictionary<string, CommandSpec>(StringComparer.Ordinal);
         var topLevel = new List<CommandSpec>();
@@ -31,6 +31,13 @@ public sealed class CommandCatalog
             }
         }
 
+        // What the gateway's own table describes is classified by it; anything else (a module, a newer Redis) gets
+        // the safe default.
+        foreach (var (name, spec) in byName)
+        {
+            spec.Classify(knownToTable is null || knownToTable.Contains(name));
+        }
+
         topLevel.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
         Commands = [.. topLevel];
         _byName = byName.ToFrozenDictionary(StringComparer.Ordinal);
@@ -38,7 +45,7 @@ public sealed class CommandCatalog
     }
 
     /// <summary>The table generated from Redis (<see cref="GeneratedCommandTable"/>).</summary>
-    public static CommandCatalog Default { get; } = new(GeneratedCommandTable.Commands);
+    public static CommandCatalog Default { get; } = new(GeneratedCommandTable.Commands, knownToTable: null);
 
     /// <summary>The Redis version the generated table was read from.</summary>
     public static string GeneratedFromVersion => GeneratedCommandTable.RedisVersion;
@@ -50,7 +57,7 @@ public sealed class CommandCatalog
     public int Count => _byName.Count;
 
     /// <summary>A catalog of exactly the commands of a <c>COMMAND</c> reply.</summary>
-    public static CommandCatalog FromCommandReply(RespValue commandReply) => new(CommandReplyParser.Parse(commandReply));
+    public static CommandCatalog FromCommandReply(RespValue commandReply) => new(CommandReplyParser.Parse(commandReply), Default._byName.Keys.ToFrozenSet(StringComparer.Ordinal));
 
     /// <summary>
     /// This catalog with a live <c>COMMAND</c> reply merged in: live entries replace or add (modules, a newer server),
@@ -65,7 +72,7 @@ public sealed class CommandCatalog
             merged[live.Name] = merged.TryGetValue(live.Name, out var known) ? Merge(known, live) : live;
         }
 
-        return new CommandCatalog(merged.Values);
+        return new CommandCatalog(merged.Values, Default._byName.Keys.ToFrozenSet(StringComparer.Ordinal));
     }
 
     /// <summary>A command or subcommand by its full name ("get", "CONFIG|GET"); for the control plane and tests.</summary>

@@ -39,8 +39,14 @@ public sealed record CommandSpec(
 
     public ImmutableArray<CommandSpec> Subcommands { get; } = Subcommands.IsDefault ? [] : Subcommands;
 
-    /// <summary>What the command does besides its result, for both frontends (see <see cref="CommandTraits"/>).</summary>
-    internal CommandTraits Traits { get; } = CommandTraits.Of(Name, Flags, Tips.IsDefault ? [] : Tips);
+    /// <summary>
+    /// What the command does besides its result, for both frontends (see <see cref="CommandTraits"/>). Set by the
+    /// catalog, which knows whether the gateway's own table describes the command.
+    /// </summary>
+    internal CommandTraits Traits { get; private set; } = CommandTraits.Unknown;
+
+    internal void Classify(bool knownToTable) =>
+        Traits = knownToTable ? CommandTraits.Of(Name, Flags, Tips) : CommandTraits.UnknownToTable(Flags);
 
     public bool IsContainer => !Subcommands.IsEmpty;
 

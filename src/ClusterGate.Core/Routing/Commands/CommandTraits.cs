@@ -25,10 +25,22 @@ internal enum RouterDisposition : byte
     /// <summary>Handled by the router's own code (SCAN's cursor, INFO's merge, CONFIG GET from one master).</summary>
     Special,
 
-    /// <summary>Changes the connection it runs on, or blocks it: never on a shared connection.</summary>
-    OwnConnection,
+    /// <summary>MULTI, EXEC, DISCARD, WATCH, UNWATCH: a transaction, sent as one batch, or on the client's own connection when watched.</summary>
+    Transaction,
 
-    /// <summary>Refused: it would change a node for everyone, or cannot work through a gateway.</summary>
+    /// <summary>
+    /// Blocks the connection it runs on (BLPOP, XREAD BLOCK, WAIT), or is unknown to the gateway's table (a module):
+    /// runs on a connection of the client's own for its duration, never on a shared one.
+    /// </summary>
+    Dedicated,
+
+    /// <summary>Subscribes or unsubscribes: the client's own subscriber connections, which follow failovers.</summary>
+    PubSub,
+
+    /// <summary>MONITOR: streams from every master.</summary>
+    Monitor,
+
+    /// <summary>Refused: it would change a node for everyone (replication, shutdown, failover, DEBUG), or cannot work through a gateway.</summary>
     Refused,
 }
 
@@ -59,6 +71,13 @@ internal readonly record struct CommandTraits(CommandKind Kind, bool Resendable,
     /// <summary>An unknown command (not in the table nor in the cluster's COMMAND reply).</summary>
     public static CommandTraits Unknown { get; } = new(CommandKind.Normal, false, RouterDisposition.Refused, ResponsePolicy.Default);
 
+    /// <summary>
+    /// A command the cluster's COMMAND knows and the gateway's table does not (a module, a newer Redis): the safe
+    /// default, its own connection for its duration, since nothing says what it does to the connection it runs on.
+    /// </summary>
+    public static CommandTraits UnknownToTable(CommandSpecFlags flags) =>
+        new(CommandKind.Normal, false, RouterDisposition.Dedicated, ResponsePolicy.Default);
+
     // What flags and tips do not say: the connection effects, and the router's own answers.
     private static readonly FrozenDictionary<string, (CommandKind Kind, RouterDisposition? Router)> Explicit =
         new Dictionary<string, (CommandKind, RouterDisposition?)>(StringComparer.Ordinal)
@@ -78,24 +97,50 @@ internal readonly record struct CommandTraits(CommandKind Kind, bool Resendable,
             ["cluster|nodes"] = (CommandKind.ClusterNodes, RouterDisposition.Local),
             ["cluster|slots"] = (CommandKind.ClusterSlots, RouterDisposition.Local),
             ["cluster|shards"] = (CommandKind.ClusterShards, RouterDisposition.Local),
-            ["multi"] = (CommandKind.Multi, RouterDisposition.OwnConnection),
-            ["exec"] = (CommandKind.Exec, RouterDisposition.OwnConnection),
-            ["discard"] = (CommandKind.Discard, RouterDisposition.OwnConnection),
-            ["watch"] = (CommandKind.Normal, RouterDisposition.OwnConnection),
-            ["unwatch"] = (CommandKind.Normal, RouterDisposition.OwnConnection),
-            ["monitor"] = (CommandKind.Monitor, RouterDisposition.OwnConnection),
-            ["subscribe"] = (CommandKind.Subscribe, RouterDisposition.OwnConnection),
-            ["psubscribe"] = (CommandKind.PSubscribe, RouterDisposition.OwnConnection),
-            ["ssubscribe"] = (CommandKind.SSubscribe, RouterDisposition.OwnConnection),
-            ["unsubscribe"] = (CommandKind.Unsubscribe, RouterDisposition.OwnConnection),
-            ["punsubscribe"] = (CommandKind.PUnsubscribe, RouterDisposition.OwnConnection),
-            ["sunsubscribe"] = (CommandKind.SUnsubscribe, RouterDisposition.OwnConnection),
-            ["wait"] = (CommandKind.Normal, RouterDisposition.OwnConnection),
-            ["waitaof"] = (CommandKind.Normal, RouterDisposition.OwnConnection),
+            ["multi"] = (CommandKind.Multi, RouterDisposition.Transaction),
+            ["exec"] = (CommandKind.Exec, RouterDisposition.Transaction),
+            ["discard"] = (CommandKind.Discard, RouterDisposition.Transaction),
+            ["watch"] = (CommandKind.Normal, RouterDisposition.Transaction),
+            ["unwatch"] = (CommandKind.Normal, RouterDisposition.Transaction),
+            ["monitor"] = (CommandKind.Monitor, RouterDisposition.Monitor),
+            ["subscribe"] = (CommandKind.Subscribe, RouterDisposition.PubSub),
+            ["psubscribe"] = (CommandKind.PSubscribe, RouterDisposition.PubSub),
+            ["ssubscribe"] = (CommandKind.SSubscribe, RouterDisposition.PubSub),
+            ["unsubscribe"] = (CommandKind.Unsubscribe, RouterDisposition.PubSub),
+            ["punsubscribe"] = (CommandKind.PUnsubscribe, RouterDisposition.PubSub),
+            ["sunsubscribe"] = (CommandKind.SUnsubscribe, RouterDisposition.PubSub),
+            ["wait"] = (CommandKind.Normal, RouterDisposition.Dedicated),
+            ["waitaof"] = (CommandKind.Normal, RouterDisposition.Dedicated),
             ["scan"] = (CommandKind.Normal, RouterDisposition.Special),
             ["info"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["randomkey"] = (CommandKind.Normal, RouterDisposition.Special),
             ["config|get"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["script|kill"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["function|kill"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["pubsub|channels"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["pubsub|numsub"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["pubsub|numpat"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["pubsub|shardchannels"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["pubsub|shardnumsub"] = (CommandKind.Normal, RouterDisposition.Special),
+            ["acl|setuser"] = (CommandKind.Normal, RouterDisposition.AllNodes),
+            ["acl|deluser"] = (CommandKind.Normal, RouterDisposition.AllNodes),
+            ["acl|load"] = (CommandKind.Normal, RouterDisposition.AllNodes),
+            ["acl|save"] = (CommandKind.Normal, RouterDisposition.AllNodes),
+            ["config|rewrite"] = (CommandKind.Normal, RouterDisposition.AllNodes),
+            ["config|resetstat"] = (CommandKind.Normal, RouterDisposition.AllNodes),
             ["mset"] = (CommandKind.Normal, RouterDisposition.Split),
+
+            // A replication link, a node's shutdown or failover, DEBUG: never for a shared connection, nor a client's.
+            ["sync"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["psync"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["replconf"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["failover"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["shutdown"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["replicaof"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["slaveof"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["debug"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["swapdb"] = (CommandKind.Normal, RouterDisposition.Refused),
+            ["module"] = (CommandKind.Normal, RouterDisposition.Refused),
         }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The traits of a command as Redis describes it (<paramref name="name"/> lower case, subcommands as <c>"client|setname"</c>).</summary>
@@ -110,12 +155,12 @@ internal readonly record struct CommandTraits(CommandKind Kind, bool Resendable,
 
         // A subcommand of a container the router answers itself (CLIENT KILL, CLUSTER INFO) is answered there too.
         var bar = name.IndexOf('|', StringComparison.Ordinal);
-        if (bar > 0 && Explicit.TryGetValue(name[..bar], out var container) && container.Router == RouterDisposition.Local)
+        if (bar > 0 && Explicit.TryGetValue(name[..bar], out var container) && container.Router is RouterDisposition.Local or RouterDisposition.Refused)
         {
-            return new(CommandKind.Normal, resendable, RouterDisposition.Local, response);
+            return new(CommandKind.Normal, resendable, container.Router.Value, response);
         }
 
-        var router = (flags & CommandSpecFlags.Blocking) != 0 ? RouterDisposition.OwnConnection : RequestPolicyOf(tips);
+        var router = (flags & CommandSpecFlags.Blocking) != 0 ? RouterDisposition.Dedicated : RequestPolicyOf(tips);
         return new(CommandKind.Normal, resendable, router, response);
     }
 

@@ -63,7 +63,7 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
     public SharedConnection? Route(RoutedCommand request)
     {
         var snapshot = _monitor.Current;
-        if (request.TargetNodeId is null && request.Slot >= 0
+        if (request.TargetNodeId is null && request.Slot >= 0 && request.Protocol == 2
             && Volatile.Read(ref _routes) is { } routes && routes.Version == snapshot.Version
             && routes.Find(request.Slot) is { } cached)
         {
@@ -91,11 +91,11 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             return null;
         }
 
-        var connection = _pool.Get(master.Id, master.Connect, request.SessionId, out var slots);
+        var connection = _pool.Get(master.Id, master.Connect, request.SessionId, out var slots, request.Protocol);
         if (!connection.TryEnqueue(request))
         {
             _pool.Remove(connection);
-            connection = _pool.Get(master.Id, master.Connect, request.SessionId, out slots);
+            connection = _pool.Get(master.Id, master.Connect, request.SessionId, out slots, request.Protocol);
             if (!connection.TryEnqueue(request))
             {
                 HoldOrFail(request, null);
@@ -103,7 +103,7 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             }
         }
 
-        if (cacheable && remember)
+        if (cacheable && remember && request.Protocol == 2)
         {
             Remember(snapshot, request.Slot, master, slots);
         }
@@ -238,6 +238,14 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             return;
         }
 
+        if (request.ScriptLoad is not null && IsNoScript(frame))
+        {
+            // The master never saw the script (a promoted replica: Redis does not replicate its script cache).
+            request.PrependScriptLoad();
+            Resend(request, batch);
+            return;
+        }
+
         var decision = ReplyPolicy.Decide(frame, request, _options);
         switch (decision.Action)
         {
@@ -259,6 +267,18 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
         }
 
         request.Sink.Complete(request, frame, batch);
+    }
+
+    private static bool IsNoScript(in ReadOnlySequence<byte> frame)
+    {
+        Span<byte> head = stackalloc byte[9];
+        if (frame.Length < head.Length)
+        {
+            return false;
+        }
+
+        frame.Slice(0, head.Length).CopyTo(head);
+        return head.SequenceEqual("-NOSCRIPT"u8);
     }
 
     private bool TryRedirect(RoutedCommand request, ReplyDecision decision, in ReadOnlySequence<byte> frame, ReplyBatch batch)
@@ -451,7 +471,8 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             request.Sink.Complete(request, new ReadOnlySequence<byte>(request.LastError ?? NoMaster(request.Slot)), null);
         }
 
-        foreach (var connection in _pool.Stalled(_options.ReplyTimeout) ?? [])
+        var snapshot = _monitor.Current;
+        foreach (var connection in _pool.Stalled(_options.ReplyTimeout, nodeId => snapshot.NodeById(nodeId)?.IsBusy == true) ?? [])
         {
             LogConnectionStalled(connection.Connect.ToString(), _options.ReplyTimeout.TotalMilliseconds);
             connection.AbortStalled();

@@ -35,7 +35,7 @@ internal sealed class RoutedCommand : SharedRequest
 
     public override ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, Length);
 
-    public int Length { get; }
+    public int Length { get; private set; }
 
     /// <summary>The hash slot, or -1 for a command sent to a chosen node (keyless, fan-out).</summary>
     public int Slot { get; }
@@ -56,6 +56,12 @@ internal sealed class RoutedCommand : SharedRequest
     /// </summary>
     public int? TargetGroupId { get; set; }
 
+    /// <summary>
+    /// <see cref="TargetNodeId"/> may be a replica (commands for every node: CONFIG SET, SCRIPT LOAD...);
+    /// otherwise a keyless command named to a replica goes to its group's master.
+    /// </summary>
+    public bool AnyRole { get; init; }
+
     public int Redirects { get; set; }
 
     public int TryAgains { get; set; }
@@ -65,6 +71,29 @@ internal sealed class RoutedCommand : SharedRequest
 
     /// <summary>The last error that made it wait, returned if the hold time runs out.</summary>
     public byte[]? LastError { get; set; }
+
+    /// <summary>
+    /// For an EVALSHA whose script body the gateway has seen: <c>SCRIPT LOAD body</c>, sent before it again when the
+    /// master answers <c>-NOSCRIPT</c> (see <see cref="PrependScriptLoad"/>).
+    /// </summary>
+    public byte[]? ScriptLoad { get; set; }
+
+    /// <summary>
+    /// Puts <see cref="ScriptLoad"/> before the command, as one batch of two whose last reply is the command's, and
+    /// forgets it (a second NOSCRIPT reaches the client).
+    /// </summary>
+    public void PrependScriptLoad()
+    {
+        var load = ScriptLoad ?? throw new InvalidOperationException("no script to load");
+        var buffer = PooledBytes.Take(load.Length + Length);
+        load.CopyTo(buffer, 0);
+        Bytes.Span.CopyTo(buffer.AsSpan(load.Length));
+        Release();
+        _buffer = buffer;
+        Length += load.Length;
+        Replies++;
+        ScriptLoad = null;
+    }
 
     private static byte[] Copy(in ReadOnlySequence<byte> command)
     {

@@ -25,7 +25,7 @@ internal sealed class SlotRouter
         if (request.TargetNodeId is { } target)
         {
             master = snapshot.NodeById(target);
-            if (master is null || master.IsDown || (request.Slot < 0 && !master.IsMaster))
+            if (master is null || master.IsDown || (request.Slot < 0 && !master.IsMaster && !request.AnyRole))
             {
                 // The named node is gone or no longer a master: its group's current master takes its
                 // place (a fan-out part stays per group), else the slot table decides.
