@@ -47,9 +47,19 @@ while (($# > 0)); do
     *) die "unknown option: $1" ;;
   esac
 done
-for value in "$base_port" "$shard_base_port" "$admin_port"; do
-  [[ "$value" =~ ^[0-9]+$ ]] || die "ports must be numbers, got '$value'"
+for value in "$base_port" "$shard_base_port" "$admin_port" "$router_port"; do
+  [[ "$value" =~ ^[0-9]+$ ]] && ((value >= 1 && value <= 65535)) || die "ports must be numbers from 1 to 65535, got '$value'"
 done
+# The lab's six nodes (and their bus ports, +10000), three shard ports, the router and the admin port must not overlap.
+overlaps() { (($1 < $3 + $4 && $3 < $1 + $2)); }
+overlaps "$base_port" 6 "$shard_base_port" 3 && die "--shard-base-port $shard_base_port overlaps the lab's nodes ($base_port-$((base_port + 5)))"
+for pair in "router:$router_port" "admin:$admin_port"; do
+  name="${pair%%:*}" port="${pair##*:}"
+  overlaps "$base_port" 6 "$port" 1 && die "--$name-port $port is one of the lab's nodes ($base_port-$((base_port + 5)))"
+  overlaps "$((base_port + 10000))" 6 "$port" 1 && die "--$name-port $port is one of the lab's cluster bus ports"
+  overlaps "$shard_base_port" 3 "$port" 1 && die "--$name-port $port is one of the shard ports ($shard_base_port-$((shard_base_port + 2)))"
+done
+((router_port != admin_port)) || die "--router-port and --admin-port are both $router_port"
 command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (dotnet) is required"
 
 # True while the process runs; a child that exited but is not yet reaped (a zombie) does not count.

@@ -280,12 +280,15 @@ cmd_down() {
     echo "no lab in $lab_dir"
     return 0
   fi
-  local node_dir pid
+  # Every node at once: a master shutting down waits for its replicas (shutdown-timeout), so one by one adds up.
+  local node_dir pid pids=()
   for node_dir in "$lab_dir"/*/; do
     if pid="$(node_pid "${node_dir%/}")"; then
-      stop_pid "$pid"
+      stop_pid "$pid" &
+      pids+=("$!")
     fi
   done
+  ((${#pids[@]} == 0)) || wait "${pids[@]}"
   rm -rf "$lab_dir"
   echo "lab on ports $base_port-$((base_port + NODE_COUNT - 1)) is down"
 }

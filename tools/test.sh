@@ -2,7 +2,7 @@
 # Builds the solution and runs every test project in it; the last line is "N passed, M failed".
 # Exit 0 only when nothing failed and at least one test passed. Works from any cwd; CI runs it
 # through .ci/run. Integration tests need redis-server and redis-cli, and Node.js with npm for the node
-# client battery (tools/clients/run.sh), installed here when missing.
+# client battery (tools/clients/run.sh), promtool for the /metrics check and chromium for the dashboard test, installed here when missing.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +43,24 @@ ensure_node() {
   apt_install nodejs npm
 }
 
+# promtool (Debian's prometheus package) checks the admin port's /metrics the way Prometheus parses it.
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then
+    return
+  fi
+  echo "promtool missing: installing prometheus (for promtool)"
+  apt_install --no-install-recommends prometheus
+}
+
+# Debian's chromium, which the dashboard test drives headless through Playwright (no browser download).
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then
+    return
+  fi
+  echo "chromium missing: installing chromium"
+  apt_install --no-install-recommends chromium
+}
+
 # Test projects of the solution: those under tests/ (the solution file is the source of truth).
 test_projects() {
   dotnet sln "$SOLUTION" list | tr '\134' '/' | grep -E '^tests/.+\.csproj$' | sort
@@ -60,6 +78,10 @@ main() {
   redis-server --version
   ensure_node
   echo "node $(node --version), npm $(npm --version)"
+  ensure_promtool
+  promtool --version | head -1
+  ensure_chromium
+  chromium --version 2>/dev/null || true
 
   if ! dotnet build "$SOLUTION" -c Release; then
     echo "dotnet build failed: no tests ran"

@@ -124,6 +124,16 @@ internal sealed class ConnectionState
         }
     }
 
+    /// <summary>Redis ended a shard channel's subscription on its own (its slot moved): not replayed any more.</summary>
+    public void ForgetShardChannel(string channel)
+    {
+        lock (_gate)
+        {
+            _shardChannels.Remove(channel);
+            Volatile.Write(ref _subscriptionCount, _channels.Count + _patterns.Count + _shardChannels.Count);
+        }
+    }
+
     private void ApplySubscription(in ReadOnlySequence<byte> reply)
     {
         var reader = new SequenceReader<byte>(reply);

@@ -41,6 +41,7 @@ public sealed class DescriptorBudget : IDisposable
     private long _limitReadAt;
     private long _countedAt;
     private long _exhaustions;
+    private ITimer? _watch;
 
     public DescriptorBudget(int reserve = DefaultReserve, TimeProvider? time = null, Func<long?>? countOpen = null, Func<long?>? readLimit = null)
     {
@@ -53,6 +54,9 @@ public sealed class DescriptorBudget : IDisposable
             TakeSparesLocked();
             RereadLocked(count: true);
         }
+
+        // The limit can drop under the process (prlimit) while no client connects: watched every second too.
+        _watch = _time.CreateTimer(_ => WatchLimit(), null, RereadPeriod, RereadPeriod);
     }
 
     public int Reserve { get; }
@@ -134,6 +138,34 @@ public sealed class DescriptorBudget : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads the limit (no descriptor needed) and, when it has come down to what the process holds, gives the
+    /// spares back before anything else finds no descriptor: the runtime cannot survive that, an accept can.
+    /// </summary>
+    private void WatchLimit()
+    {
+        lock (_gate)
+        {
+            if (_readLimit() is not { } limit)
+            {
+                return;
+            }
+
+            _limit = limit;
+            if (_spares.Count > 0 && _base + _admitted + (SpareCount / 2) >= limit)
+            {
+                Interlocked.Increment(ref _exhaustions);
+                foreach (var spare in _spares)
+                {
+                    spare.Dispose();
+                }
+
+                _base -= _spares.Count;
+                _spares.Clear();
+            }
+        }
+    }
+
     /// <summary>Counts and reads the limit now (and takes the spares again when there is room).</summary>
     public void Recount()
     {
@@ -145,6 +177,8 @@ public sealed class DescriptorBudget : IDisposable
 
     public void Dispose()
     {
+        _watch?.Dispose();
+        _watch = null;
         lock (_gate)
         {
             foreach (var spare in _spares)

@@ -42,6 +42,40 @@ internal static class AdminJson
         return (healthy, body);
     }
 
+    /// <summary>
+    /// <c>/readyz</c>: ready only when the topology is known, every group has a confirmed master and every listener is bound
+    /// (a load balancer or a Kubernetes readiness probe sends traffic only then); otherwise the reasons, one per problem.
+    /// </summary>
+    public static (bool Ready, byte[] Body) Ready(TopologySnapshot snapshot, IReadOnlyDictionary<int, (int Port, string Reason)> unbound)
+    {
+        var reasons = new List<string>();
+        if (snapshot.Groups.Length == 0)
+        {
+            reasons.Add("the topology is not known yet");
+        }
+
+        reasons.AddRange(snapshot.Groups.Where(g => !g.MasterConfirmed).Select(g => $"group {g.Id} has no confirmed master"));
+        reasons.AddRange(unbound.OrderBy(u => u.Key).Select(u => $"shard port {u.Value.Port} of group {u.Key} is not bound: {u.Value.Reason}"));
+        var body = Write(writer =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("status", reasons.Count == 0 ? "ready" : "not ready");
+            if (reasons.Count > 0)
+            {
+                writer.WriteStartArray("reasons");
+                foreach (var reason in reasons)
+                {
+                    writer.WriteStringValue(reason);
+                }
+
+                writer.WriteEndArray();
+            }
+
+            writer.WriteEndObject();
+        });
+        return (reasons.Count == 0, body);
+    }
+
     /// <summary>The document of <c>clustergate topology --json</c>.</summary>
     public static byte[] Topology(TopologySnapshot snapshot)
     {

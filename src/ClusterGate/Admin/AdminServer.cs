@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 
 namespace ClusterGate.Admin;
 
@@ -21,7 +22,14 @@ internal sealed class AdminServer : IAsyncDisposable
 
     private AdminServer(WebApplication app) => _app = app;
 
-    public static AdminServer Create(IPAddress address, int port, TopologyMonitor monitor, Func<IReadOnlyList<ShardPortBinding>> bindings, ILoggerFactory loggerFactory)
+    public static AdminServer Create(
+        IPAddress address,
+        int port,
+        TopologyMonitor monitor,
+        Func<IReadOnlyList<ShardPortBinding>> bindings,
+        Func<IReadOnlyDictionary<int, (int Port, string Reason)>> unbound,
+        MeterProvider metrics,
+        ILoggerFactory loggerFactory)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "ClusterGate.Admin" });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
@@ -37,6 +45,14 @@ internal sealed class AdminServer : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, PassiveHostLifetime>();
 
         var app = builder.Build();
+        var dashboard = Dashboard();
+        app.MapGet("/", () => Results.Bytes(dashboard, "text/html; charset=utf-8"));
+        app.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
+        app.MapGet("/readyz", () =>
+        {
+            var (ready, body) = AdminJson.Ready(monitor.Current, unbound());
+            return Results.Text(body, Json, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
         app.MapGet("/health", () =>
         {
             var (healthy, body) = AdminJson.Health(monitor.Current);
@@ -45,7 +61,18 @@ internal sealed class AdminServer : IAsyncDisposable
         app.MapGet("/topology", () => Results.Bytes(AdminJson.Topology(monitor.Current), Json));
         app.MapGet("/shards", () => Results.Bytes(AdminJson.Shards(bindings(), monitor.Current), Json));
         app.MapGet("/events", () => Results.Bytes(AdminJson.Events(monitor.RecentEvents), Json));
+        app.MapPrometheusScrapingEndpoint("/metrics", metrics, configureBranchedPipeline: null, optionsName: null);
         return new AdminServer(app);
+    }
+
+    /// <summary>The live dashboard page (groups, clients, failover timeline), polling the JSON endpoints and /metrics.</summary>
+    private static byte[] Dashboard()
+    {
+        using var stream = typeof(AdminServer).Assembly.GetManifestResourceStream("ClusterGate.Dashboard.index.html")
+            ?? throw new InvalidOperationException("the dashboard page is not embedded in the assembly");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 
     /// <summary>Binds the port; throws <see cref="IOException"/> when it is taken.</summary>

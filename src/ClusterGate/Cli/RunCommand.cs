@@ -25,13 +25,14 @@ internal static class RunCommand
         var replyTimeout = new Option<string?>("--router-reply-timeout") { Description = "A shared router connection with commands out and no reply for this long is closed; their outcome is unknown (default 10s)." };
         var outputLimit = new Option<string?>("--client-output-limit") { Description = "Replies held for a router client that does not read, as Redis's client-output-buffer-limit: HARD SOFT SECONDS (default \"256mb 64mb 10\")." };
         var pubsubLimit = new Option<string?>("--pubsub-output-limit") { Description = "Messages held for a router subscriber that does not read, as Redis's client-output-buffer-limit pubsub: HARD SOFT SECONDS (default \"32mb 8mb 60\")." };
+        var otlp = new Option<string?>("--otlp-endpoint") { Description = "Push metrics over OTLP to this endpoint, e.g. http://127.0.0.1:4317 (default: none; Prometheus text is always at the admin port's /metrics)." };
         var user = CommonOptions.User();
         var password = CommonOptions.Password();
         var config = new Option<string?>("--config") { Description = "JSON settings file (see clustergate.sample.json). Environment variables CLUSTERGATE__<Key> override it; options override both." };
         var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error, Fatal." };
         var command = new Command("run", "Run the gateway: one shard port per master-replica group, following failovers, and optionally a router port.")
         {
-            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, holdTimeout, maxClients, routerMaxClients, replyTimeout, outputLimit, pubsubLimit,
+            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, holdTimeout, maxClients, routerMaxClients, replyTimeout, outputLimit, pubsubLimit, otlp,
             user, password, config, logLevel,
         };
 
@@ -63,6 +64,7 @@ internal static class RunCommand
             Set(nameof(GatewayOptions.RouterReplyTimeout), parse.GetValue(replyTimeout));
             Set(nameof(GatewayOptions.ClientOutputLimit), parse.GetValue(outputLimit));
             Set(nameof(GatewayOptions.PubSubOutputLimit), parse.GetValue(pubsubLimit));
+            Set(nameof(GatewayOptions.OtlpEndpoint), parse.GetValue(otlp));
             Set(nameof(GatewayOptions.User), parse.GetValue(user));
             Set(nameof(GatewayOptions.Password), parse.GetValue(password));
             Set(nameof(GatewayOptions.LogLevel), parse.GetValue(logLevel));

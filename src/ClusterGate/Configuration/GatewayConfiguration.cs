@@ -13,7 +13,7 @@ public static class GatewayConfiguration
     public const string EnvironmentPrefix = "CLUSTERGATE__";
 
     /// <summary>Configuration key → the command-line option that sets it, for messages.</summary>
-    private static readonly Dictionary<string, string?> TopLevelKeys = new(StringComparer.OrdinalIgnoreCase)
+    internal static readonly Dictionary<string, string?> TopLevelKeys = new(StringComparer.OrdinalIgnoreCase)
     {
         [nameof(GatewayOptions.Seeds)] = "--seed",
         [nameof(GatewayOptions.Bind)] = "--bind",
@@ -31,6 +31,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.RouterReplyTimeout)] = "--router-reply-timeout",
         [nameof(GatewayOptions.ClientOutputLimit)] = "--client-output-limit",
         [nameof(GatewayOptions.PubSubOutputLimit)] = "--pubsub-output-limit",
+        [nameof(GatewayOptions.OtlpEndpoint)] = "--otlp-endpoint",
         [nameof(GatewayOptions.PortPins)] = null,
         [nameof(GatewayOptions.AddressMap)] = null,
         [nameof(GatewayOptions.User)] = "--user",
@@ -115,6 +116,7 @@ public static class GatewayConfiguration
         options.RouterReplyTimeout = ReadDuration(configuration, nameof(GatewayOptions.RouterReplyTimeout), options.RouterReplyTimeout, problems);
         options.ClientOutputLimit = configuration[nameof(GatewayOptions.ClientOutputLimit)] ?? options.ClientOutputLimit;
         options.PubSubOutputLimit = configuration[nameof(GatewayOptions.PubSubOutputLimit)] ?? options.PubSubOutputLimit;
+        options.OtlpEndpoint = configuration[nameof(GatewayOptions.OtlpEndpoint)] ?? options.OtlpEndpoint;
 
         foreach (var pin in OrderedChildren(configuration.GetSection(nameof(GatewayOptions.PortPins))))
         {

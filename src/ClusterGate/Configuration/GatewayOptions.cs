@@ -34,6 +34,9 @@ public sealed class GatewayOptions
     /// <summary>Shared pipelined connections the router keeps per master.</summary>
     public int RouterConnectionsPerMaster { get; set; } = 1;
 
+    /// <summary>OTLP endpoint metrics are pushed to (e.g. http://127.0.0.1:4317); null: no OTLP export.</summary>
+    public string? OtlpEndpoint { get; set; }
+
     /// <summary>Most connections of clients' own (blocking commands, WATCH, subscriptions, MONITOR) the router opens to one master.</summary>
     public int RouterOwnConnectionsPerMaster { get; set; } = 1024;
 

@@ -93,6 +93,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.ClientOutputLimit), $"'{options.ClientOutputLimit}' is not HARD SOFT SECONDS, e.g. \"256mb 64mb 10\" (0 turns a bound off)");
         }
 
+        if (options.OtlpEndpoint is { Length: > 0 } otlp && !(Uri.TryCreate(otlp, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+        {
+            Problem(nameof(options.OtlpEndpoint), $"'{otlp}' is not an http(s) URL, e.g. http://127.0.0.1:4317");
+        }
+
         if (!ClusterGate.Core.Frontends.OutputBufferLimit.TryParse(options.PubSubOutputLimit, out _))
         {
             Problem(nameof(options.PubSubOutputLimit), $"'{options.PubSubOutputLimit}' is not HARD SOFT SECONDS, e.g. \"32mb 8mb 60\" (0 turns a bound off)");

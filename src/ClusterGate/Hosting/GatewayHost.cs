@@ -6,7 +6,10 @@ using ClusterGate.Core.Frontends.Router;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
 using ClusterGate.Core.Transport;
+using ClusterGate.Observability;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 
 namespace ClusterGate.Hosting;
 
@@ -19,6 +22,9 @@ internal sealed partial class GatewayHost
     /// <summary>Added to the shard ports' own drain bound, for closing sessions after the drain.</summary>
     private static readonly TimeSpan StopSlack = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan AdminStopTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Exit code of a start that failed on its settings or on a port (as for invalid options).</summary>
+    private const int StartupFailed = 2;
 
     private readonly GatewayOptions _options;
     private readonly ILoggerFactory _loggerFactory;
@@ -68,35 +74,50 @@ internal sealed partial class GatewayHost
             {
                 await shards.StartAsync(stopping);
             }
-            catch (Exception ex) when (ex is SocketException or IOException)
+            catch (ShardPortBindException ex)
             {
-                return await FailAsync($"shard ports on {_options.Bind} from {_options.ShardBasePort}: {ex.Message}");
+                return await FailAsync(
+                    ex.Failures.Select(f => $"shard port {f.Port} of group {f.GroupId} (--shard-base-port {_options.ShardBasePort}) on {_options.Bind}: {f.Reason}"),
+                    StartupFailed);
             }
 
             LogShardTable(monitor.Current, shards.Bindings);
+            var shardPorts = shards.Bindings.ToDictionary(b => b.Port, b => b.GroupId);
             if (_options.RouterPort > 0)
             {
+                if (shardPorts.TryGetValue(_options.RouterPort, out var clash))
+                {
+                    return await FailAsync([$"router port {_options.RouterPort} (--router-port) is also the shard port of group {clash} (--shard-base-port {_options.ShardBasePort})"], StartupFailed);
+                }
+
                 router = new RouterFrontend(monitor, _options.ToRouterOptions(), _loggerFactory, descriptors: descriptors);
                 try
                 {
                     await router.StartAsync(stopping);
                 }
-                catch (Exception ex) when (ex is SocketException or IOException)
+                catch (Exception ex) when (ex is SocketException or IOException or InvalidOperationException)
                 {
-                    return await FailAsync($"router port {_options.Bind}:{_options.RouterPort}: {ex.Message}");
+                    return await FailAsync([$"router port {_options.RouterPort} (--router-port) on {_options.Bind}: {BindFailure.Reason(ex)}"], StartupFailed);
                 }
             }
 
+            using var metrics = new GatewayMetrics(monitor, shards, () => router, descriptors);
+            using var meterProvider = CreateMeterProvider();
             if (_options.AdminPort > 0)
             {
-                admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, monitor, () => shards.Bindings, _loggerFactory);
+                if (shardPorts.TryGetValue(_options.AdminPort, out var clash))
+                {
+                    return await FailAsync([$"admin port {_options.AdminPort} (--admin-port) is also the shard port of group {clash} (--shard-base-port {_options.ShardBasePort})"], StartupFailed);
+                }
+
+                admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, monitor, () => shards.Bindings, () => shards.BindFailures, meterProvider, _loggerFactory);
                 try
                 {
                     await admin.StartAsync(stopping);
                 }
-                catch (Exception ex) when (ex is SocketException or IOException)
+                catch (Exception ex) when (ex is SocketException or IOException or InvalidOperationException)
                 {
-                    return await FailAsync($"admin port {_options.Bind}:{_options.AdminPort}: {ex.Message}");
+                    return await FailAsync([$"admin port {_options.AdminPort} (--admin-port) on {_options.Bind}: {BindFailure.Reason(ex)}"], StartupFailed);
                 }
 
                 LogAdminListening($"http://{FormatHost(shardOptions.AnnounceHost)}:{_options.AdminPort}/", $"{_options.Bind}:{_options.AdminPort}");
@@ -162,6 +183,29 @@ internal sealed partial class GatewayHost
     {
         await _error.WriteLineAsync($"clustergate: {message}");
         return 1;
+    }
+
+    /// <summary>The metrics exporters: Prometheus text for the admin port's <c>/metrics</c>, and OTLP when an endpoint is set.</summary>
+    private MeterProvider CreateMeterProvider()
+    {
+        var builder = Sdk.CreateMeterProviderBuilder().AddMeter(GatewayMetrics.MeterName).AddPrometheusExporter();
+        if (_options.OtlpEndpoint is { Length: > 0 } endpoint)
+        {
+            builder.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(endpoint));
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>A start that cannot go on (a port taken, an address not on this host): one line per problem, no stack trace.</summary>
+    private async Task<int> FailAsync(IEnumerable<string> problems, int exitCode)
+    {
+        foreach (var problem in problems)
+        {
+            await _error.WriteLineAsync($"clustergate: {problem}");
+        }
+
+        return exitCode;
     }
 
     private void LogShardTable(TopologySnapshot snapshot, IReadOnlyList<ShardPortBinding> bindings)

@@ -41,6 +41,26 @@ public sealed class DescriptorBudgetTests
     }
 
     [Fact]
+    public void LimitDroppedToWhatIsHeld_NoClientConnects_SparesGivenBackWithinASecond()
+    {
+        var time = new FakeTimeProvider();
+        long limit = 1000;
+        using var budget = new DescriptorBudget(reserve: 10, time, countOpen: () => 50, readLimit: () => limit);
+        Assert.Equal(0, budget.Exhaustions);
+
+        // prlimit below what the process holds: nothing accepts, yet the runtime must find a descriptor.
+        limit = 52;
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, budget.Exhaustions);
+        Assert.Equal(50 - DescriptorBudget.SpareCount, budget.InUse);
+        Assert.Equal(52, budget.Limit);
+
+        // Nothing more to give back the next second.
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, budget.Exhaustions);
+    }
+
+    [Fact]
     public void Recount_CountUnavailable_KeepsTheLastKnownValues()
     {
         var time = new FakeTimeProvider();

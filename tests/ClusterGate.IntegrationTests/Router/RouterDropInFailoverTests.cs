@@ -46,6 +46,33 @@ public sealed class RouterDropInFailoverTests(ITestOutputHelper output)
         const string body = "redis.call('INCR', KEYS[1]) return redis.call('GET', KEYS[1])";
         Assert.Equal("1", (await scripter.CallAsync(ReplyBound, cts.Token, "EVAL", body, "1", $"{{{tag}}}:runs")).Text);
         var sha = (await scripter.CallAsync(ReplyBound, cts.Token, "SCRIPT", "LOAD", body)).Text!;
+
+        // A script workload runs through the crash: every acknowledged increment must survive it.
+        using var stopScripts = new CancellationTokenSource();
+        var (acked, unknown, otherErrors) = (0, 0, new List<string>());
+        var counter = $"{{{tag}}}:workload";
+        var workload = Task.Run(
+            async () =>
+            {
+                await using var client = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+                while (!stopScripts.IsCancellationRequested)
+                {
+                    var reply = await client.CallAsync(HeldReplyBound, cts.Token, "EVAL", body, "1", counter);
+                    if (!reply.IsError)
+                    {
+                        acked++;
+                    }
+                    else if (reply.Text!.Contains("outcome unknown", StringComparison.Ordinal))
+                    {
+                        unknown++;
+                    }
+                    else
+                    {
+                        otherErrors.Add(reply.Text);
+                    }
+                }
+            },
+            CancellationToken.None);
         await Task.Delay(300, cts.Token);
 
         var crashed = Stopwatch.StartNew();
@@ -53,6 +80,14 @@ public sealed class RouterDropInFailoverTests(ITestOutputHelper output)
         var promoted = await cluster.WaitForPromotionAsync(masterPort, PromotionBound, cts.Token);
         output.WriteLine($"{masterPort} crashed; {promoted.Port} promoted after {crashed.ElapsedMilliseconds} ms");
         await gateway.WaitForConfirmedMasterAsync(0, promoted.Port, PromotionBound, cts.Token);
+        var ackedAtPromotion = acked;
+        await RedisCluster.WaitUntilAsync(_ => Task.FromResult(acked > ackedAtPromotion + 20), HeldReplyBound, "scripts to run on the promoted master", ct: cts.Token);
+        await stopScripts.CancelAsync();
+        await workload;
+        var total = long.Parse((await producer.CallAsync(ReplyBound, cts.Token, "GET", counter)).Text!, System.Globalization.CultureInfo.InvariantCulture);
+        output.WriteLine($"script workload: {acked} acknowledged, {unknown} outcome unknown, {otherErrors.Count} other errors; counter {total}");
+        Assert.Empty(otherErrors);
+        Assert.InRange(total, acked, acked + unknown);
 
         // The transaction: EXEC answers a clear abort, nothing of it ran, the connection goes on.
         var exec = await transaction.CallAsync(HeldReplyBound, cts.Token, "EXEC");
@@ -92,5 +127,51 @@ public sealed class RouterDropInFailoverTests(ITestOutputHelper output)
         Assert.Equal("2", (await scripter.CallAsync(HeldReplyBound, cts.Token, "EVALSHA", sha, "1", $"{{{tag}}}:runs")).Text);
         await cluster.CliAsync(promoted.Port, "SCRIPT", "FLUSH");
         Assert.Equal("3", (await scripter.CallAsync(ReplyBound, cts.Token, "EVALSHA", sha, "1", $"{{{tag}}}:runs")).Text);
+    }
+
+    [Fact]
+    public async Task ShardChannelSlotMoves_SubscriptionFollowsToTheNewMaster_ClientSeesNoUnsubscribe()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        await using var cluster = await RedisCluster.StartAsync(new RedisClusterOptions { NodeTimeout = TimeSpan.FromMilliseconds(2000) }, cts.Token);
+        using var log = new TestOutputLoggerProvider(output);
+        await using var gateway = await RouterGateway.StartAsync(cluster, log, null, cts.Token);
+        var channel = $"{{{gateway.TagOfGroup(0)}}}:orders";
+        var slot = HashSlots.Of(channel);
+        var (source, target) = (gateway.MasterPortOfGroup(0), gateway.MasterPortOfGroup(1));
+        await using var subscriber = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+        await using var publisher = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+        Assert.Equal($"*[$ssubscribe, ${channel}, 1]", (await subscriber.CallAsync(ReplyBound, cts.Token, "SSUBSCRIBE", channel)).ToString());
+        Assert.Equal(1, (await publisher.CallAsync(ReplyBound, cts.Token, "SPUBLISH", channel, "before")).Integer);
+        Assert.Equal($"*[$smessage, ${channel}, $before]", (await subscriber.ReadAsync(ReplyBound, cts.Token)).ToString());
+
+        // The channel's slot (no keys in it) moves to another master, as redis-cli --cluster reshard moves it.
+        var (sourceId, targetId) = (cluster.Node(source).Id, cluster.Node(target).Id);
+        var s = slot.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await cluster.CliAsync(target, "CLUSTER", "SETSLOT", s, "IMPORTING", sourceId);
+        await cluster.CliAsync(source, "CLUSTER", "SETSLOT", s, "MIGRATING", targetId);
+        await cluster.CliAsync(target, "CLUSTER", "SETSLOT", s, "NODE", targetId);
+        await cluster.CliAsync(source, "CLUSTER", "SETSLOT", s, "NODE", targetId);
+        output.WriteLine($"slot {s} moved {source} -> {target}");
+
+        // Messages published once the router resubscribed arrive; the client never saw an sunsubscribe.
+        await RedisCluster.WaitUntilAsync(
+            async ct => (await publisher.CallAsync(ReplyBound, ct, "SPUBLISH", channel, "probe")).Integer == 1,
+            HeldReplyBound,
+            "the shard subscription on the slot's new master",
+            ct: cts.Token);
+        Assert.Equal(1, (await publisher.CallAsync(ReplyBound, cts.Token, "SPUBLISH", channel, "after")).Integer);
+        var received = new List<string>();
+        while (!received.Contains($"*[$smessage, ${channel}, $after]"))
+        {
+            received.Add((await subscriber.ReadAsync(ReplyBound, cts.Token)).ToString());
+        }
+
+        output.WriteLine($"subscriber received: {string.Join("; ", received)}");
+        Assert.DoesNotContain(received, m => m.Contains("sunsubscribe", StringComparison.Ordinal));
+        Assert.Contains($"{channel}", await cluster.CliAsync(target, "PUBSUB", "SHARDCHANNELS"), StringComparison.Ordinal);
+
+        // SUNSUBSCRIBE of the client's own still answers as Redis does.
+        Assert.Equal($"*[$sunsubscribe, ${channel}, 0]", (await subscriber.CallAsync(ReplyBound, cts.Token, "SUNSUBSCRIBE", channel)).ToString());
     }
 }

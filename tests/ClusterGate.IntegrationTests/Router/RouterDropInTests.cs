@@ -506,6 +506,24 @@ public sealed class RouterDropInTests(RedisClusterFixture fixture, SharedRouterG
     }
 
     [Fact]
+    public async Task UnknownSubcommandsAndArity_RedisOwnTexts()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        var gateway = await shared.GetAsync(fixture.Cluster, output, cts.Token);
+        await using var client = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+        await using var direct = await RespClient.ConnectAsync(gateway.MasterPorts[0], cts.Token);
+        foreach (var command in new[] { new[] { "CONFIG", "Nope" }, ["CLIENT", "Nope"], ["OBJECT", "nope", "k"], ["GET"], ["SET", "k"], ["XINFO", "nope"] })
+        {
+            var expected = await direct.CallAsync(ReplyBound, cts.Token, command);
+            var actual = await client.CallAsync(ReplyBound, cts.Token, command);
+            output.WriteLine($"{string.Join(' ', command)}: {actual}");
+            Assert.Equal(expected.ToString(), actual.ToString());
+        }
+
+        Assert.Equal('*', (await client.CallAsync(ReplyBound, cts.Token, "CLIENT", "HELP")).Type);
+    }
+
+    [Fact]
     public async Task ConfigSet_ReachesEveryNodeReplicasIncluded()
     {
         using var cts = new CancellationTokenSource(TestBound);

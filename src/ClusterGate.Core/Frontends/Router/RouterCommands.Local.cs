@@ -164,9 +164,37 @@ internal static partial class RouterCommands
             _ when request.ArgumentEquals(1, "REPLY"u8) && request.Count == 3 => ClientReply(session, request, slot),
             _ when request.ArgumentEquals(1, "TRACKING"u8) || request.ArgumentEquals(1, "CACHING"u8) || request.ArgumentEquals(1, "GETREDIR"u8) || request.ArgumentEquals(1, "TRACKINGINFO"u8) =>
                 GatewayReplies.Error("ERR CLIENT TRACKING is not supported by the router: its invalidations belong to one connection to one node, and a router client's keys live on every master; use a shard port (ClusterGate)"),
+            _ when request.ArgumentEquals(1, "HELP"u8) => ClientHelp(),
+            _ when !session.Context.Commands.TryFind("client|" + request.ArgumentToString(1).ToLowerInvariant(), out _) =>
+                GatewayReplies.Error($"ERR unknown subcommand '{Truncate(request.ArgumentToString(1))}'. Try CLIENT HELP."),
             _ => GatewayReplies.ClientSubcommandNotSupported(request.ArgumentToString(1).ToUpperInvariant()),
         };
         session.Answer(slot, reply);
+    }
+
+    /// <summary>CLIENT HELP: the subcommands the router answers for a client.</summary>
+    private static byte[] ClientHelp()
+    {
+        string[] lines =
+        [
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are (answered by the router, ClusterGate):",
+            "GETNAME", "    Return the name of the current connection.",
+            "ID", "    Return the ID of the current connection.",
+            "INFO", "    Return information about the current client connection.",
+            "LIST", "    Return information about the router's client connections.",
+            "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
+            "SETNAME <name>", "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>, NO-EVICT (ON|OFF), NO-TOUCH (ON|OFF)", "    Accepted; the router owns its connections to the nodes.",
+            "HELP", "    Print this help.",
+        ];
+        var writer = new ArrayBufferWriter<byte>(1024);
+        RespWriter.WriteArrayHeader(writer, lines.Length);
+        foreach (var line in lines)
+        {
+            writer.Write(System.Text.Encoding.ASCII.GetBytes($"+{line}\r\n"));
+        }
+
+        return writer.WrittenSpan.ToArray();
     }
 
     /// <summary>CLIENT REPLY ON|OFF|SKIP, handled by the gateway for this client: OFF and SKIP have no reply of their own.</summary>

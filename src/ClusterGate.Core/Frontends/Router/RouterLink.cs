@@ -64,7 +64,7 @@ internal sealed class RouterLink : ILinkClient, IAsyncDisposable
     /// <returns>The whole reply, once in (an error when the link ended first).</returns>
     public Task<ReadOnlyMemory<byte>> SendAsync(ReadOnlyMemory<byte> command, CommandKind kind, int frames, bool readOnly, ReplySlot? slot)
     {
-        var expected = new Expected(slot, frames);
+        var expected = new Expected(slot, frames, kind);
 
         // In the order called: a send may wait for a master (hold) and the next one must not pass it.
         lock (_gate)
@@ -202,6 +202,15 @@ internal sealed class RouterLink : ILinkClient, IAsyncDisposable
         }
 
         var isError = frame.FirstSpan[0] == (byte)'-';
+        if (Pushes && head is not { Kind: CommandKind.SUnsubscribe } && ShardChannelEnded(frame) is { } channel)
+        {
+            // No SUNSUBSCRIBE of the client's asked for this: Redis ended the subscription because the channel's
+            // slot moved to another master. The session subscribes again there; the client does not notice.
+            _link.State.ForgetShardChannel(channel);
+            _session.OnShardChannelMoved(this, channel, frame.ToArray());
+            return;
+        }
+
         if ((Monitoring && head is null) || (Pushes && RespPushes.IsUnsolicited(frame, subscribed: true) && !(head is not null && isError)))
         {
             _session.Push(frame);
@@ -266,9 +275,30 @@ internal sealed class RouterLink : ILinkClient, IAsyncDisposable
         _release?.Invoke();
     }
 
-    private sealed class Expected(ReplySlot? slot, int frames)
+    /// <summary>The channel of an <c>sunsubscribe</c> message (RESP2 array or RESP3 push), or null for any other frame.</summary>
+    private static string? ShardChannelEnded(in ReadOnlySequence<byte> frame)
+    {
+        var type = frame.FirstSpan[0];
+        if (type is not ((byte)'*' or (byte)'>') || frame.Length > 4096)
+        {
+            return null;
+        }
+
+        var reader = new SequenceReader<byte>(frame);
+        if (RespValue.TryRead(ref reader, RespLimits.Default, out var value, out _) != RespScanStatus.Complete
+            || value is null || value.Items.Count != 3 || value.Items[1].IsNull || value.Items[0].AsString() != "sunsubscribe")
+        {
+            return null;
+        }
+
+        return System.Text.Encoding.Latin1.GetString(value.Items[1].Bytes.Span);
+    }
+
+    private sealed class Expected(ReplySlot? slot, int frames, CommandKind kind)
     {
         public ReplySlot? Slot { get; } = slot;
+
+        public CommandKind Kind { get; } = kind;
 
         public int Frames { get; set; } = frames;
 

@@ -1,4 +1,7 @@
 using System.Buffers;
+using ClusterGate.Core.Backends.InFlight;
+using ClusterGate.Core.Resp;
+using ClusterGate.Core.Routing;
 
 namespace ClusterGate.Core.Frontends.Router;
 
@@ -101,17 +104,68 @@ internal sealed partial class RouterSession
     /// <summary>The link for SSUBSCRIBE of one group (shard channels live on the master of their slot).</summary>
     public RouterLink? ShardSubscriberLink(int groupId)
     {
-        _shardSubscribers ??= [];
-        if (!_shardSubscribers.TryGetValue(groupId, out var link) && OpenLink(groupId) is { } opened)
+        lock (_links)
         {
-            opened.Pushes = true;
-            _shardSubscribers[groupId] = link = opened;
-        }
+            _shardSubscribers ??= [];
+            if (!_shardSubscribers.TryGetValue(groupId, out var link) && OpenLink(groupId) is { } opened)
+            {
+                opened.Pushes = true;
+                _shardSubscribers[groupId] = link = opened;
+            }
 
-        return link;
+            return link;
+        }
     }
 
-    public IReadOnlyCollection<RouterLink> ShardSubscriberLinks => _shardSubscribers?.Values ?? (IReadOnlyCollection<RouterLink>)[];
+    public IReadOnlyCollection<RouterLink> ShardSubscriberLinks
+    {
+        get
+        {
+            lock (_links)
+            {
+                return _shardSubscribers is null ? [] : [.. _shardSubscribers.Values];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Redis ended a shard subscription because the channel's slot moved (resharding): subscribe again on the master
+    /// that owns the slot now, once the topology shows it (within the hold time). Messages published in between are
+    /// lost, as in Redis Cluster. Only when that fails does the client get Redis's <paramref name="ended"/> message.
+    /// </summary>
+    public void OnShardChannelMoved(RouterLink from, string channel, byte[] ended) => _ = ResubscribeShardAsync(from.GroupId, channel, ended);
+
+    private async Task ResubscribeShardAsync(int fromGroup, string channel, byte[] ended)
+    {
+        var monitor = _context.Dispatcher.Monitor;
+        var time = _context.TimeProvider;
+        var deadline = time.GetUtcNow() + _context.Options.HoldTimeout;
+        var name = System.Text.Encoding.Latin1.GetBytes(channel);
+        var slot = HashSlot.Compute(name);
+        var writer = new ArrayBufferWriter<byte>(name.Length + 32);
+        RespWriter.WriteCommand(writer, "SSUBSCRIBE"u8, name);
+        var command = writer.WrittenMemory;
+        monitor.RequestRefresh("router: a shard channel's slot moved");
+        while (!_stopping && time.GetUtcNow() < deadline)
+        {
+            if (monitor.Current.GroupForSlot(slot) is { RoutableMaster: not null } group && group.Id != fromGroup
+                && ShardSubscriberLink(group.Id) is { } link)
+            {
+                var reply = await link.SendAsync(command, CommandKind.SSubscribe, 1, readOnly: false, slot: null);
+                if (!reply.IsEmpty && reply.Span[0] is not (byte)'-')
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time);
+        }
+
+        if (!_stopping)
+        {
+            Push(new ReadOnlySequence<byte>(ended));
+        }
+    }
 
     public RouterLink? CurrentSubscriberLink => _subscriber;
 

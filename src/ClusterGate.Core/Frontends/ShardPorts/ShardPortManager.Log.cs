@@ -11,8 +11,8 @@ public sealed partial class ShardPortManager
     [LoggerMessage(EventId = LogEvents.ListenerStopped, Level = LogLevel.Information, Message = "Shard port {Port} of group {GroupId} stopped")]
     private partial void LogListenerStopped(int groupId, int port);
 
-    [LoggerMessage(EventId = LogEvents.ListenerFailed, Level = LogLevel.Error, Message = "Shard port {Port} for group {GroupId} could not be bound; retrying on the next topology refresh")]
-    private partial void LogListenerFailed(Exception exception, int groupId, int port);
+    [LoggerMessage(EventId = LogEvents.ListenerFailed, Level = LogLevel.Error, Message = "Shard port {Port} for group {GroupId} could not be bound: {Reason}; the group has no shard port until it can (retried at every topology refresh, logged once a minute)")]
+    private partial void LogListenerFailed(int groupId, int port, string reason);
 
     [LoggerMessage(EventId = LogEvents.SessionFailed, Level = LogLevel.Error, Message = "Session {SessionId} of group {GroupId} failed")]
     private partial void LogSessionFailed(Exception exception, long sessionId, int groupId);

@@ -20,6 +20,8 @@ public sealed record ShardPortBinding(int GroupId, int Port, int ActiveSessions)
 /// </summary>
 public sealed partial class ShardPortManager : IAsyncDisposable
 {
+    private static readonly TimeSpan BindFailureLogPeriod = TimeSpan.FromMinutes(1);
+
     private readonly TopologyMonitor _monitor;
     private readonly ShardPortOptions _options;
     private readonly ILogger _logger;
@@ -32,6 +34,8 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     private readonly ShardPortContext _context;
     private readonly ConcurrentDictionary<int, int> _portByGroup = new();
     private readonly ConcurrentDictionary<int, Listener> _listeners = new();
+    private readonly ConcurrentDictionary<int, (int Port, string Reason)> _bindFailures = new();
+    private readonly Dictionary<int, long> _bindFailureLoggedAt = [];
     private readonly Channel<TopologySnapshot> _snapshots = Channel.CreateBounded<TopologySnapshot>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly IPAddress _bindAddress;
@@ -78,7 +82,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         (_context.Commands, _) = await CommandCatalogLoader.LoadAsync(_monitor, _logger, cancellationToken);
-        await ReconcileAsync(_monitor.Current, cancellationToken);
+        await ReconcileAsync(_monitor.Current, startup: true, cancellationToken);
         _monitor.SnapshotPublished += OnSnapshot;
         _follow = Task.Run(() => FollowAsync(_stopping.Token), CancellationToken.None);
     }
@@ -119,7 +123,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
             {
                 try
                 {
-                    await ReconcileAsync(snapshot, cancellationToken);
+                    await ReconcileAsync(snapshot, startup: false, cancellationToken);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -132,8 +136,16 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         }
     }
 
-    private async Task ReconcileAsync(TopologySnapshot snapshot, CancellationToken cancellationToken)
+    /// <summary>Groups whose shard port could not be bound (a group that appeared while running, its port taken).</summary>
+    public IReadOnlyDictionary<int, (int Port, string Reason)> BindFailures => _bindFailures;
+
+    /// <summary>
+    /// Binds a port for every new group and retires the ports of groups gone. At start a port that cannot be bound
+    /// fails the start (<see cref="ShardPortBindException"/>); later it is retried at every snapshot and logged once a minute.
+    /// </summary>
+    private async Task ReconcileAsync(TopologySnapshot snapshot, bool startup, CancellationToken cancellationToken)
     {
+        var failures = new List<(int GroupId, int Port, string Reason)>();
         foreach (var group in snapshot.Groups)
         {
             if (_listeners.TryGetValue(group.Id, out var listener))
@@ -164,13 +176,28 @@ public sealed partial class ShardPortManager : IAsyncDisposable
                 listener = new Listener(group.Id, port, sessions) { LastMasterId = group.RoutableMaster?.Id };
                 _listeners[group.Id] = listener;
                 sessions.Start();
+                _bindFailures.TryRemove(group.Id, out _);
                 LogListenerStarted(group.Id, port, group.Master?.Announced.ToString() ?? "-", string.Join(' ', group.Slots));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // Retried on the next snapshot: the port may be free by then.
-                LogListenerFailed(ex, group.Id, port);
+                var reason = BindFailure.Reason(ex);
+                failures.Add((group.Id, port, reason));
+                var now = _time.GetTimestamp();
+                if (!startup && (!_bindFailureLoggedAt.TryGetValue(group.Id, out var logged) || _time.GetElapsedTime(logged, now) >= BindFailureLogPeriod))
+                {
+                    _bindFailureLoggedAt[group.Id] = now;
+                    LogListenerFailed(group.Id, port, reason);
+                }
+
+                _bindFailures[group.Id] = (port, reason);
             }
+        }
+
+        if (startup && failures.Count > 0)
+        {
+            throw new ShardPortBindException(failures);
         }
 
         foreach (var listener in _listeners.Values)

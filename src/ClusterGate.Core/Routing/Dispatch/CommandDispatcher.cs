@@ -27,6 +27,7 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
     private readonly SharedConnectionPool _pool;
     private readonly HeldCommands _held;
     private readonly ITimer _tick;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _busySeenAt = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
 
     // Each slot's master's connections for one snapshot version: the common case (a keyed command, no
@@ -471,8 +472,23 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
             request.Sink.Complete(request, new ReadOnlySequence<byte>(request.LastError ?? NoMaster(request.Slot)), null);
         }
 
+        // A node seen busy (a long script) within the reply timeout is still taken as busy: one refresh that found it
+        // slow to answer (a loaded machine) must not make its silence look like a hang.
         var snapshot = _monitor.Current;
-        foreach (var connection in _pool.Stalled(_options.ReplyTimeout, nodeId => snapshot.NodeById(nodeId)?.IsBusy == true) ?? [])
+        var now = _time.GetTimestamp();
+        foreach (var node in snapshot.Nodes)
+        {
+            if (node.IsBusy)
+            {
+                _busySeenAt[node.Id] = now;
+            }
+        }
+
+        bool Busy(string nodeId) =>
+            snapshot.NodeById(nodeId)?.IsBusy == true
+            || (_busySeenAt.TryGetValue(nodeId, out var seen) && _time.GetElapsedTime(seen, now) < _options.ReplyTimeout);
+
+        foreach (var connection in _pool.Stalled(_options.ReplyTimeout, Busy) ?? [])
         {
             LogConnectionStalled(connection.Connect.ToString(), _options.ReplyTimeout.TotalMilliseconds);
             connection.AbortStalled();
