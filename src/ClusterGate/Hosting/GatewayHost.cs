@@ -39,7 +39,7 @@ internal sealed partial class GatewayHost
         _logger = loggerFactory.CreateLogger<GatewayHost>();
     }
 
-    /// <summary>0 after a clean stop; 1 when the cluster or a port could not be reached or bound.</summary>
+    /// <summary>0 after a clean stop; 1 when no seed answered; 2 when a port could not be bound (one line per problem).</summary>
     public async Task<int> RunAsync(CancellationToken stopping)
     {
         var shardOptions = _options.ToShardPortOptions();
