@@ -127,15 +127,20 @@ public sealed class DescriptorBudget : IDisposable
         Interlocked.Increment(ref _exhaustions);
         lock (_gate)
         {
-            foreach (var spare in _spares)
-            {
-                spare.Dispose();
-            }
-
-            _base -= _spares.Count;
-            _spares.Clear();
+            GiveBackSparesLocked();
             RereadLocked(count: true);
         }
+    }
+
+    private void GiveBackSparesLocked()
+    {
+        foreach (var spare in _spares)
+        {
+            spare.Dispose();
+        }
+
+        _base -= _spares.Count;
+        _spares.Clear();
     }
 
     /// <summary>
@@ -155,13 +160,7 @@ public sealed class DescriptorBudget : IDisposable
             if (_spares.Count > 0 && _base + _admitted + (SpareCount / 2) >= limit)
             {
                 Interlocked.Increment(ref _exhaustions);
-                foreach (var spare in _spares)
-                {
-                    spare.Dispose();
-                }
-
-                _base -= _spares.Count;
-                _spares.Clear();
+                GiveBackSparesLocked();
             }
         }
     }

@@ -202,7 +202,10 @@ internal sealed class RouterLink : ILinkClient, IAsyncDisposable
         }
 
         var isError = frame.FirstSpan[0] == (byte)'-';
-        if (Pushes && head is not { Kind: CommandKind.SUnsubscribe } && ShardChannelEnded(frame) is { } channel)
+        var unsolicited = Pushes && RespPushes.IsUnsolicited(frame, subscribed: true);
+
+        // Messages are unsolicited; an sunsubscribe reads as a confirmation, so only those frames are parsed here.
+        if (Pushes && !unsolicited && head is not { Kind: CommandKind.SUnsubscribe } && ShardChannelEnded(frame) is { } channel)
         {
             // No SUNSUBSCRIBE of the client's asked for this: Redis ended the subscription because the channel's
             // slot moved to another master. The session subscribes again there; the client does not notice.
@@ -211,7 +214,7 @@ internal sealed class RouterLink : ILinkClient, IAsyncDisposable
             return;
         }
 
-        if ((Monitoring && head is null) || (Pushes && RespPushes.IsUnsolicited(frame, subscribed: true) && !(head is not null && isError)))
+        if ((Monitoring && head is null) || (unsolicited && !(head is not null && isError)))
         {
             _session.Push(frame);
             return;
