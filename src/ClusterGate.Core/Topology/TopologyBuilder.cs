@@ -47,10 +47,12 @@ public sealed class TopologyBuilder
         }
 
         // A node busy in a script answers -BUSY: it is what the previous snapshot knew, reachable, its role unchanged.
+        // The answer itself proves it alive, also when the previous refresh caught it before Redis's busy threshold
+        // and took its silence for a crash.
         var busy = new Dictionary<string, NodeState>(StringComparer.Ordinal);
         foreach (var view in views.Where(v => v.Busy))
         {
-            if (previous.Nodes.FirstOrDefault(n => n.Connect == view.Queried && n.Reachable) is { } known)
+            if (previous.Nodes.FirstOrDefault(n => n.Connect == view.Queried) is { } known)
             {
                 busy[known.Id] = known;
             }
