@@ -33,6 +33,8 @@ internal static class LogEvents
     public const int AcceptRecovered = 401;
     public const int ClientRefused = 402;
     public const int ClientOutputLimit = 403;
+    public const int TransportFault = 404;
+    public const int TransportSelected = 405;
 
     // Router: 300-399
     public const int RouterConnectionLost = 300;

@@ -13,7 +13,7 @@ namespace ClusterGate.Admin;
 internal static class AdminJson
 {
     /// <summary><c>{"status":"ok","groups":3}</c>, or <c>"degraded"</c> with the groups lacking a confirmed master.</summary>
-    public static (bool Healthy, byte[] Body) Health(TopologySnapshot snapshot)
+    public static (bool Healthy, byte[] Body) Health(TopologySnapshot snapshot, string transport)
     {
         var lacking = snapshot.Groups.Where(g => !g.MasterConfirmed).ToList();
         var healthy = snapshot.Groups.Length > 0 && lacking.Count == 0;
@@ -22,6 +22,7 @@ internal static class AdminJson
             writer.WriteStartObject();
             writer.WriteString("status", healthy ? "ok" : "degraded");
             writer.WriteNumber("groups", snapshot.Groups.Length);
+            writer.WriteString("transport", transport);
             if (!healthy)
             {
                 writer.WriteStartArray("groupsWithoutMaster");

@@ -25,6 +25,7 @@ internal sealed class AdminServer : IAsyncDisposable
     public static AdminServer Create(
         IPAddress address,
         int port,
+        string transport,
         TopologyMonitor monitor,
         Func<IReadOnlyList<ShardPortBinding>> bindings,
         Func<IReadOnlyDictionary<int, (int Port, string Reason)>> unbound,
@@ -55,7 +56,7 @@ internal sealed class AdminServer : IAsyncDisposable
         });
         app.MapGet("/health", () =>
         {
-            var (healthy, body) = AdminJson.Health(monitor.Current);
+            var (healthy, body) = AdminJson.Health(monitor.Current, transport);
             return Results.Text(body, Json, statusCode: healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
         app.MapGet("/topology", () => Results.Bytes(AdminJson.Topology(monitor.Current), Json));

@@ -18,7 +18,8 @@ internal static class RunCommand
         var noRewrite = new Option<bool>("--no-rewrite-redirects") { Description = "Pass MOVED/ASK and CLUSTER NODES/SLOTS/SHARDS replies through with the real node addresses." };
         var adminPort = new Option<string?>("--admin-port") { Description = "Admin HTTP port (/health /topology /shards /events); 0 = no HTTP listener (default)." };
         var routerPort = new Option<string?>("--router-port") { Description = "Router port for clients with no cluster support (slot routing, redirects handled inside); 0 = off (default)." };
-        var ioThreads = new Option<string?>("--io-threads") { Description = "Socket event threads that run all relay work; 0 = half the cores, at least 1 (default 0)." };
+        var ioThreads = new Option<string?>("--io-threads") { Description = "I/O threads (io_uring rings, or socket event threads) that run all relay work; 0 = half the cores, at least 1 (default 0)." };
+        var transport = new Option<string?>("--transport") { Description = "auto (io_uring when the kernel allows it, else sockets), io-uring (fail at start when not allowed) or sockets (default auto)." };
         var holdTimeout = new Option<string?>("--hold-timeout") { Description = "How long commands wait for a group without a master, e.g. 20s, 500ms (default 20s)." };
         var maxClients = new Option<string?>("--maxclients") { Description = "Most clients on the shard ports together; past it: -ERR max number of clients reached (default 10000, fewer if file descriptors run short)." };
         var routerMaxClients = new Option<string?>("--router-maxclients") { Description = "Most clients on the router port (default 10000, fewer if file descriptors run short)." };
@@ -34,7 +35,7 @@ internal static class RunCommand
         var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error, Fatal." };
         var command = new Command("run", "Run the gateway: one shard port per master-replica group, following failovers, and optionally a router port.")
         {
-            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, holdTimeout, maxClients, routerMaxClients, replyTimeout, outputLimit, pubsubLimit, otlp, seq, logFile,
+            seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, transport, holdTimeout, maxClients, routerMaxClients, replyTimeout, outputLimit, pubsubLimit, otlp, seq, logFile,
             user, password, config, logLevel,
         };
 
@@ -60,6 +61,7 @@ internal static class RunCommand
             Set(nameof(GatewayOptions.AdminPort), parse.GetValue(adminPort));
             Set(nameof(GatewayOptions.RouterPort), parse.GetValue(routerPort));
             Set(nameof(GatewayOptions.IoThreads), parse.GetValue(ioThreads));
+            Set(nameof(GatewayOptions.Transport), parse.GetValue(transport));
             Set(nameof(GatewayOptions.HoldTimeout), parse.GetValue(holdTimeout));
             Set(nameof(GatewayOptions.MaxClients), parse.GetValue(maxClients));
             Set(nameof(GatewayOptions.RouterMaxClients), parse.GetValue(routerMaxClients));

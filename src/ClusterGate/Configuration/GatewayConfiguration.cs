@@ -25,6 +25,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.RouterConnectionsPerMaster)] = null,
         [nameof(GatewayOptions.RouterOwnConnectionsPerMaster)] = null,
         [nameof(GatewayOptions.IoThreads)] = "--io-threads",
+        [nameof(GatewayOptions.Transport)] = "--transport",
         [nameof(GatewayOptions.HoldTimeout)] = "--hold-timeout",
         [nameof(GatewayOptions.MaxClients)] = "--maxclients",
         [nameof(GatewayOptions.RouterMaxClients)] = "--router-maxclients",
@@ -111,6 +112,7 @@ public static class GatewayConfiguration
         options.RouterConnectionsPerMaster = ReadInt(configuration, nameof(GatewayOptions.RouterConnectionsPerMaster), options.RouterConnectionsPerMaster, problems);
         options.RouterOwnConnectionsPerMaster = ReadInt(configuration, nameof(GatewayOptions.RouterOwnConnectionsPerMaster), options.RouterOwnConnectionsPerMaster, problems);
         options.IoThreads = ReadInt(configuration, nameof(GatewayOptions.IoThreads), options.IoThreads, problems);
+        options.Transport = configuration[nameof(GatewayOptions.Transport)] ?? options.Transport;
         options.RewriteRedirects = ReadBool(configuration, nameof(GatewayOptions.RewriteRedirects), options.RewriteRedirects, problems);
         options.HoldTimeout = ReadDuration(configuration, nameof(GatewayOptions.HoldTimeout), options.HoldTimeout, problems);
         options.MaxClients = ReadInt(configuration, nameof(GatewayOptions.MaxClients), options.MaxClients, problems);

@@ -52,6 +52,9 @@ public sealed class GatewayOptions
     /// </summary>
     public int IoThreads { get; set; }
 
+    /// <summary><c>auto</c> (io_uring when allowed, else sockets), <c>io-uring</c> (or fail at start), <c>sockets</c>.</summary>
+    public string Transport { get; set; } = "auto";
+
     /// <summary>The event thread count <see cref="IoThreads"/> stands for on a machine with <paramref name="processors"/> cores.</summary>
     public int EffectiveIoThreads(int processors) => IoThreads > 0 ? IoThreads : Math.Max(1, processors / 2);
 

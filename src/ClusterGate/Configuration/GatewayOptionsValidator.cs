@@ -71,6 +71,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.RouterConnectionsPerMaster), $"{options.RouterConnectionsPerMaster} is not between 1 and 64");
         }
 
+        if (!ClusterGate.Core.Transport.GatewayTransport.TryParse(options.Transport, out _))
+        {
+            Problem(nameof(options.Transport), $"'{options.Transport}' is not auto, io-uring or sockets");
+        }
+
         if (options.IoThreads is < 0 or > 256)
         {
             Problem(nameof(options.IoThreads), $"{options.IoThreads} is not between 0 (automatic) and 256");

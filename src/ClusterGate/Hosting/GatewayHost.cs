@@ -6,6 +6,7 @@ using ClusterGate.Core.Frontends.Router;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
 using ClusterGate.Core.Transport;
+using ClusterGate.Core.Transport.Uring;
 using ClusterGate.Observability;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
@@ -65,7 +66,19 @@ internal sealed partial class GatewayHost
 
         // One budget for both frontends: they draw on the same descriptor limit.
         using var descriptors = new DescriptorBudget();
-        var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory, descriptors: descriptors);
+        _ = GatewayTransport.TryParse(_options.Transport, out var transportKind); // validated at start
+        GatewayTransport transport;
+        try
+        {
+            transport = GatewayTransport.Create(transportKind, _options.EffectiveIoThreads(Environment.ProcessorCount), _loggerFactory, descriptors: descriptors);
+        }
+        catch (UringUnavailableException ex)
+        {
+            return await FailAsync([$"transport io-uring (--transport): {ex.Message}"], StartupFailed);
+        }
+
+        using var ownedTransport = transport;
+        var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory, transport: transport, descriptors: descriptors);
         AdminServer? admin = null;
         RouterFrontend? router = null;
         try
@@ -90,7 +103,7 @@ internal sealed partial class GatewayHost
                     return await FailAsync([$"router port {_options.RouterPort} (--router-port) is also the shard port of group {clash} (--shard-base-port {_options.ShardBasePort})"], StartupFailed);
                 }
 
-                router = new RouterFrontend(monitor, _options.ToRouterOptions(), _loggerFactory, descriptors: descriptors);
+                router = new RouterFrontend(monitor, _options.ToRouterOptions(), _loggerFactory, transport: transport, descriptors: descriptors);
                 try
                 {
                     await router.StartAsync(stopping);
@@ -110,7 +123,7 @@ internal sealed partial class GatewayHost
                     return await FailAsync([$"admin port {_options.AdminPort} (--admin-port) is also the shard port of group {clash} (--shard-base-port {_options.ShardBasePort})"], StartupFailed);
                 }
 
-                admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, monitor, () => shards.Bindings, () => shards.BindFailures, meterProvider, _loggerFactory);
+                admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, transport.Name, monitor, () => shards.Bindings, () => shards.BindFailures, meterProvider, _loggerFactory);
                 try
                 {
                     await admin.StartAsync(stopping);

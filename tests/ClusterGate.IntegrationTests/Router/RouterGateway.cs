@@ -55,7 +55,7 @@ internal sealed class RouterGateway : IAsyncDisposable
                 TimeSpan.FromSeconds(20),
                 "the topology monitor to confirm 3 masters covering every slot",
                 ct: ct);
-            var options = new RouterOptions { BindAddress = "127.0.0.1", Port = 0 };
+            var options = new RouterOptions { BindAddress = "127.0.0.1", Port = 0, Transport = TestTransport.Kind };
             configure?.Invoke(options);
             frontend = new RouterFrontend(monitor, options, loggerFactory);
             await frontend.StartAsync(ct);

@@ -66,7 +66,7 @@ internal sealed class ShardGateway : IAsyncDisposable
             // A free range can be taken between the check and the bind: try a few ranges.
             for (var attempt = 1; ; attempt++)
             {
-                var options = new ShardPortOptions { BindAddress = "127.0.0.1", AnnounceHost = "127.0.0.1", BasePort = FreePortRange(PortRange) };
+                var options = new ShardPortOptions { BindAddress = "127.0.0.1", AnnounceHost = "127.0.0.1", BasePort = FreePortRange(PortRange), Transport = TestTransport.Kind };
                 configure?.Invoke(options);
                 var manager = new ShardPortManager(monitor, options, loggerFactory);
                 await manager.StartAsync(ct);

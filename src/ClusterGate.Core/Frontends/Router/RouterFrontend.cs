@@ -22,12 +22,12 @@ public sealed class RouterFrontend : IAsyncDisposable
     private readonly TopologyMonitor _monitor;
     private readonly RouterOptions _options;
     private readonly ILogger _logger;
-    private readonly IConnectionListenerFactory _transport;
-    private readonly SocketListenerFactory? _ownTransport;
+    private readonly GatewayTransport _transport;
+    private readonly GatewayTransport? _ownTransport;
     private readonly DescriptorBudget? _ownDescriptors;
     private readonly ClientAdmission _admission;
     private readonly TimeProvider _time;
-    private readonly BackendConnector _connector;
+    private readonly IBackendConnector _connector;
     private readonly CommandDispatcher _dispatcher;
     private readonly RouterContext _context;
     private SessionListener<RouterSession>? _listener;
@@ -38,7 +38,7 @@ public sealed class RouterFrontend : IAsyncDisposable
         RouterOptions options,
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
-        IConnectionListenerFactory? transport = null,
+        GatewayTransport? transport = null,
         DescriptorBudget? descriptors = null)
     {
         ArgumentNullException.ThrowIfNull(monitor);
@@ -50,8 +50,8 @@ public sealed class RouterFrontend : IAsyncDisposable
         var time = timeProvider ?? TimeProvider.System;
         _time = time;
         descriptors ??= _ownDescriptors = new DescriptorBudget(time: time);
-        _transport = transport ?? (_ownTransport = new SocketListenerFactory(loggerFactory, time, descriptors));
-        _connector = new BackendConnector(loggerFactory);
+        _transport = transport ?? (_ownTransport = GatewayTransport.Create(options.Transport, ioThreads: 1, loggerFactory, time, descriptors));
+        _connector = _transport.Connector;
 
         // A router client holds its own socket only; the backend connections are shared.
         _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 1, descriptors);
@@ -79,7 +79,7 @@ public sealed class RouterFrontend : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         (_context.Commands, _context.ServerVersion) = await CommandCatalogLoader.LoadAsync(_monitor, _logger, cancellationToken);
-        var bound = await _transport.BindAsync(new IPEndPoint(IPAddress.Parse(_options.BindAddress), _options.Port), cancellationToken);
+        var bound = await _transport.Listeners.BindAsync(new IPEndPoint(IPAddress.Parse(_options.BindAddress), _options.Port), cancellationToken);
         _listener = new SessionListener<RouterSession>(
             bound, _admission, connection => new RouterSession(connection, _context, Interlocked.Increment(ref _ids)), _logger, _time);
         Port = ((IPEndPoint)bound.EndPoint).Port;
@@ -106,7 +106,6 @@ public sealed class RouterFrontend : IAsyncDisposable
         await StopAsync(CancellationToken.None);
         await _dispatcher.DisposeAsync();
         await _context.Lingering.DisposeAsync();
-        _connector.Dispose();
         _ownTransport?.Dispose();
         _ownDescriptors?.Dispose();
     }

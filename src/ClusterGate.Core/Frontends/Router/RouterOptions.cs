@@ -5,6 +5,9 @@ namespace ClusterGate.Core.Frontends.Router;
 /// <summary>Settings of the router port: one address for clients with no cluster support.</summary>
 public sealed class RouterOptions
 {
+    /// <summary>The transport a frontend starts for itself when it is not given one (tests); the gateway shares one.</summary>
+    public ClusterGate.Core.Transport.TransportKind Transport { get; set; }
+
     public string BindAddress { get; set; } = "0.0.0.0";
 
     /// <summary>0 = no router port.</summary>

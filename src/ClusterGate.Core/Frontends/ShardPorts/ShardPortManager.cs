@@ -25,10 +25,10 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     private readonly TopologyMonitor _monitor;
     private readonly ShardPortOptions _options;
     private readonly ILogger _logger;
-    private readonly IConnectionListenerFactory _transport;
-    private readonly SocketListenerFactory? _ownTransport;
+    private readonly GatewayTransport _transport;
+    private readonly GatewayTransport? _ownTransport;
     private readonly DescriptorBudget? _ownDescriptors;
-    private readonly BackendConnector _connector;
+    private readonly IBackendConnector _connector;
     private readonly ClientAdmission _admission;
     private readonly TimeProvider _time;
     private readonly ShardPortContext _context;
@@ -47,7 +47,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         ShardPortOptions options,
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
-        IConnectionListenerFactory? transport = null,
+        GatewayTransport? transport = null,
         DescriptorBudget? descriptors = null)
     {
         ArgumentNullException.ThrowIfNull(monitor);
@@ -59,8 +59,8 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         _bindAddress = IPAddress.Parse(options.BindAddress);
         _time = timeProvider ?? TimeProvider.System;
         descriptors ??= _ownDescriptors = new DescriptorBudget(time: _time);
-        _transport = transport ?? (_ownTransport = new SocketListenerFactory(loggerFactory, _time, descriptors));
-        _connector = new BackendConnector(loggerFactory);
+        _transport = transport ?? (_ownTransport = GatewayTransport.Create(options.Transport, ioThreads: 1, loggerFactory, _time, descriptors));
+        _connector = _transport.Connector;
 
         // A shard-port client brings its own backend connection: two descriptors each.
         _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 2, descriptors);
@@ -172,7 +172,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
             var port = AssignPort(group);
             try
             {
-                var bound = await _transport.BindAsync(new IPEndPoint(_bindAddress, port), cancellationToken);
+                var bound = await _transport.Listeners.BindAsync(new IPEndPoint(_bindAddress, port), cancellationToken);
                 var groupId = group.Id;
                 var sessions = new SessionListener<ShardSession>(
                     bound, _admission, connection => new ShardSession(connection, _context, groupId, Interlocked.Increment(ref _sessionIds)), _logger, _time);
@@ -250,7 +250,6 @@ public sealed partial class ShardPortManager : IAsyncDisposable
             await StopAsync(CancellationToken.None);
         }
 
-        _connector.Dispose();
         _ownTransport?.Dispose();
         _ownDescriptors?.Dispose();
         _stopping.Dispose();

@@ -6,6 +6,9 @@ public sealed record ShardPortPin(int Port, int Slot);
 /// <summary>Settings of the shard-port frontend.</summary>
 public sealed class ShardPortOptions
 {
+    /// <summary>The transport a frontend starts for itself when it is not given one (tests); the gateway shares one.</summary>
+    public ClusterGate.Core.Transport.TransportKind Transport { get; set; }
+
     /// <summary>Address the shard ports listen on.</summary>
     public string BindAddress { get; set; } = "0.0.0.0";
 

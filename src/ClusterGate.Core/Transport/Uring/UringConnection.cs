@@ -1,0 +1,652 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
+using static ClusterGate.Core.Transport.Uring.UringNative;
+
+namespace ClusterGate.Core.Transport.Uring;
+
+/// <summary>
+/// A TCP connection on a ring, seen by the frontends as Kestrel's <see cref="ConnectionContext"/>: bytes the
+/// kernel receives (multishot receive into the ring's provided buffers) are copied into <see cref="Input"/>; what
+/// the frontend writes to <see cref="Output"/> is sent from the pipe's own memory, one send in flight. Everything
+/// here runs on the ring's thread; other threads come in through <see cref="UringRing.Run"/>.
+/// </summary>
+/// <remarks>
+/// Backpressure both ways: while <see cref="Input"/> is above its pause threshold the receive is cancelled and
+/// armed again only when the reader has caught up; a frontend's flush to <see cref="Output"/> waits while the
+/// peer does not read. The descriptor is closed, and the ring slot given back, only once the receive and send
+/// sides have both ended and no operation of the connection is left in the kernel, whatever order their
+/// completions come in.
+/// </remarks>
+internal sealed partial class UringConnection : ConnectionContext, IDuplexPipe, IUringOwner, IValueTaskSource<int>
+{
+    // What a completion is for (the low byte of its user data); not the io_uring opcodes.
+    private const byte ForRecv = 1, ForSend = 2, ForConnect = 3;
+    private const int MaxIov = 32;
+
+    private static readonly PipeOptions Defaults = new();
+    private readonly UringRing _ring;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly int _slot;
+    private readonly ushort _generation;
+    private readonly CancellationTokenSource _closed = new();
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action _onFlushed;
+    private ManualResetValueTaskSourceCore<int> _sendDone;
+    private IDuplexPipe? _transport;
+    private IDictionary<object, object?>? _items;
+    private IFeatureCollection? _features;
+    private int _fd;
+    private int _outstanding;
+    private bool _recvArmed;
+    private bool _recvCancelRequested;
+    private bool _starved;
+    private bool _flushPending;
+    private bool _unflushed;
+    private bool _inputDone;
+    private bool _receiveEnded;
+    private bool _sendEnded;
+    private bool _shutDown;
+    private bool _done;
+    private Exception? _abortReason;
+    private ValueTask<FlushResult> _pendingFlush;
+    private MemoryHandle _pin;
+    private MemoryHandle[]? _pins;
+    private int _pinCount;
+    private unsafe IoVec* _iov;
+    private unsafe MsgHdr* _msg;
+    private unsafe byte* _connectAddress;
+    private TaskCompletionSource<UringConnection>? _connecting;
+    private CancellationTokenRegistration _connectCancel;
+
+    private UringConnection(UringRing ring, int fd, MemoryPool<byte> pool, ushort generation)
+    {
+        _ring = ring;
+        _fd = fd;
+        _generation = generation;
+        _slot = ring.AddOwner(this, isConnection: true);
+        _onFlushed = OnFlushed;
+        _input = new Pipe(new PipeOptions(pool, ring, ring, pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pool, ring, ring, pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
+        ConnectionId = $"uring-{ring.Index}-{_slot}-{generation}";
+    }
+
+    public override string ConnectionId { get; set; }
+
+    public override IFeatureCollection Features => _features ??= new FeatureCollection();
+
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new ConnectionItems();
+        set => _items = value;
+    }
+
+    public override IDuplexPipe Transport
+    {
+        get => _transport ?? this;
+        set => _transport = value;
+    }
+
+    public PipeReader Input => _input.Reader;
+
+    public PipeWriter Output => _output.Writer;
+
+    public override CancellationToken ConnectionClosed { get => _closed.Token; set => throw new NotSupportedException(); }
+
+    public override EndPoint? LocalEndPoint { get; set; }
+
+    public override EndPoint? RemoteEndPoint { get; set; }
+
+    internal UringRing Ring => _ring;
+
+    /// <summary>A connection the ring accepted: receives and sends start at once. On the ring's thread.</summary>
+    internal static UringConnection Accepted(UringRing ring, int fd, MemoryPool<byte> pool, ushort generation)
+    {
+        SetNoDelay(fd);
+        var connection = new UringConnection(ring, fd, pool, generation);
+        connection.ReadEndpoints();
+        connection.Start();
+        return connection;
+    }
+
+    /// <summary>Connects to <paramref name="endpoint"/> on <paramref name="ring"/>; the task completes on the ring's thread.</summary>
+    internal static Task<UringConnection> ConnectAsync(UringRing ring, MemoryPool<byte> pool, ushort generation, IPEndPoint endpoint, CancellationToken cancellationToken)
+    {
+        var family = endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? AfInet6 : AfInet;
+        var fd = socket(family, SockStream | SockNonBlock | SockCloexec, 0);
+        if (fd < 0)
+        {
+            return Task.FromException<UringConnection>(SocketError(Errno));
+        }
+
+        var pending = new TaskCompletionSource<UringConnection>();
+        ring.Run(
+            state =>
+            {
+                var connection = new UringConnection(ring, fd, pool, generation) { _connecting = pending };
+                connection.SubmitConnect(endpoint);
+                if (cancellationToken.CanBeCanceled)
+                {
+                    connection._connectCancel = cancellationToken.UnsafeRegister(static s => ((UringConnection)s!).CancelConnect(), connection);
+                }
+            },
+            null);
+        return pending.Task;
+    }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        Interlocked.CompareExchange(ref _abortReason, abortReason, null);
+        _ring.Run(static s => ((UringConnection)s!).AbortOnRing(), this);
+    }
+
+    public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted by the application."));
+
+    public override async ValueTask DisposeAsync()
+    {
+        _input.Reader.Complete();
+        _output.Writer.Complete();
+        await _finished.Task.ConfigureAwait(false);
+        _closed.Dispose();
+        await base.DisposeAsync();
+    }
+
+    public void OnCompletion(byte op, ushort generation, int result, uint flags)
+    {
+        if (generation != _generation)
+        {
+            return;
+        }
+
+        switch (op)
+        {
+            case ForRecv:
+                OnReceive(result, flags);
+                break;
+            case ForSend:
+                _outstanding--;
+                _sendDone.SetResult(result);
+                break;
+            case ForConnect:
+                _outstanding--;
+                OnConnected(result);
+                break;
+        }
+
+        TryFinish();
+    }
+
+    /// <summary>The ring has buffers again after this connection's receive ended with <c>ENOBUFS</c>.</summary>
+    internal void OnBuffersAvailable()
+    {
+        _starved = false;
+        ArmIfWanted();
+    }
+
+    int IValueTaskSource<int>.GetResult(short token) => _sendDone.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _sendDone.GetStatus(token);
+
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _sendDone.OnCompleted(continuation, state, token, flags);
+
+    private ulong Token(byte op) => UringRing.Token(_slot, _generation, op);
+
+    private void Start()
+    {
+        ArmIfWanted();
+        _ = SendLoopAsync();
+    }
+
+    private unsafe void ArmIfWanted()
+    {
+        if (_recvArmed || _receiveEnded || _inputDone || _flushPending || _starved || _done)
+        {
+            return;
+        }
+
+        var sqe = _ring.NextSqe();
+        sqe->Opcode = OpRecv;
+        sqe->Fd = _fd;
+        sqe->IoPrio = RecvMultishot;
+        sqe->Flags = SqeBufferSelect;
+        sqe->BufGroup = 0;
+        sqe->UserData = Token(ForRecv);
+        _recvArmed = true;
+        _recvCancelRequested = false;
+        _outstanding++;
+    }
+
+    private void CancelReceive()
+    {
+        if (_recvArmed && !_recvCancelRequested)
+        {
+            _recvCancelRequested = true;
+            _ring.Cancel(Token(ForRecv));
+        }
+    }
+
+    private void OnReceive(int result, uint flags)
+    {
+        if ((flags & CqeFMore) == 0)
+        {
+            _recvArmed = false;
+            _outstanding--;
+        }
+
+        if ((flags & CqeFBuffer) != 0)
+        {
+            var bid = (ushort)(flags >> 16);
+            _ring.OnBufferTaken();
+            if (result > 0 && !_inputDone && !_receiveEnded)
+            {
+                Copy(_ring.Buffer(bid, result));
+            }
+
+            _ring.ReturnBuffer(bid);
+        }
+
+        if (result > 0)
+        {
+            if (!_inputDone && !_receiveEnded && !_flushPending)
+            {
+                Flush();
+            }
+
+            ArmIfWanted();
+        }
+        else if (result == -ENoBufs)
+        {
+            if (!_receiveEnded && !_starved)
+            {
+                _starved = true;
+                _ring.AddStarved(this);
+            }
+        }
+        else if (result == -ECanceled)
+        {
+            ArmIfWanted();
+        }
+        else
+        {
+            // 0: the peer closed (or our own shutdown woke the receive); below 0: the connection failed.
+            EndReceive(result == 0 ? null : ReceiveError(-result));
+        }
+    }
+
+    private void Copy(ReadOnlySpan<byte> received)
+    {
+        var writer = _input.Writer;
+        while (received.Length > 0)
+        {
+            var destination = writer.GetSpan();
+            var count = Math.Min(destination.Length, received.Length);
+            received[..count].CopyTo(destination);
+            writer.Advance(count);
+            received = received[count..];
+        }
+
+        _unflushed = true;
+    }
+
+    private void Flush()
+    {
+        _unflushed = false;
+#pragma warning disable CA2012 // consumed below: at once when completed, else by the continuation it registers
+        var flush = _input.Writer.FlushAsync();
+#pragma warning restore CA2012
+        if (flush.IsCompleted)
+        {
+            OnFlushResult(flush.GetAwaiter().GetResult());
+            return;
+        }
+
+        // The reader is behind: stop receiving until it catches up (bytes already on their way are kept unflushed).
+        _flushPending = true;
+        _pendingFlush = flush;
+        CancelReceive();
+        flush.GetAwaiter().UnsafeOnCompleted(_onFlushed);
+    }
+
+    private void OnFlushed()
+    {
+        _flushPending = false;
+        var flush = _pendingFlush;
+        _pendingFlush = default;
+        FlushResult result;
+        try
+        {
+            result = flush.GetAwaiter().GetResult();
+        }
+        catch (Exception)
+        {
+            result = new FlushResult(isCanceled: false, isCompleted: true);
+        }
+
+        OnFlushResult(result);
+        if (_unflushed && !_inputDone && !_receiveEnded)
+        {
+            Flush();
+        }
+
+        ArmIfWanted();
+        TryFinish();
+    }
+
+    private void OnFlushResult(FlushResult result)
+    {
+        if (result.IsCompleted && !_inputDone)
+        {
+            // The frontend completed its reader: nothing more is received.
+            _inputDone = true;
+            EndReceive(null);
+        }
+    }
+
+    private void EndReceive(Exception? error)
+    {
+        if (_receiveEnded)
+        {
+            return;
+        }
+
+        _receiveEnded = true;
+        CancelReceive();
+        _input.Writer.Complete(error ?? _abortReason);
+        ThreadPool.UnsafeQueueUserWorkItem(static c => c.FireClosed(), this, preferLocal: false);
+    }
+
+    private void FireClosed()
+    {
+        try
+        {
+            _closed.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var result = await _output.Reader.ReadAsync();
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                var buffer = result.Buffer;
+                while (!buffer.IsEmpty)
+                {
+                    SubmitSend(buffer);
+                    var sent = await new ValueTask<int>(this, _sendDone.Version);
+                    ReleasePins();
+                    if (sent <= 0)
+                    {
+                        error = sent == 0 ? new ConnectionResetException("the peer stopped receiving") : ReceiveError(-sent);
+                        break;
+                    }
+
+                    buffer = buffer.Slice(sent);
+                }
+
+                if (error is not null)
+                {
+                    break;
+                }
+
+                _output.Reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+
+        _output.Reader.Complete(error);
+        _sendEnded = true;
+        if (error is not null)
+        {
+            Interlocked.CompareExchange(ref _abortReason, error, null);
+        }
+
+        // Both ways down: a receive still armed ends with 0 and completes the input.
+        Shutdown();
+        if (!_recvArmed)
+        {
+            EndReceive(null);
+        }
+
+        TryFinish();
+    }
+
+    private unsafe void SubmitSend(in ReadOnlySequence<byte> buffer)
+    {
+        _sendDone.Reset();
+        var sqe = _ring.NextSqe();
+        if (buffer.IsSingleSegment)
+        {
+            var memory = buffer.First;
+            _pin = memory.Pin();
+            sqe->Opcode = OpSend;
+            sqe->Addr = (ulong)_pin.Pointer;
+            sqe->Len = (uint)memory.Length;
+        }
+        else
+        {
+            _pins ??= new MemoryHandle[MaxIov];
+            if (_iov is null)
+            {
+                _iov = (IoVec*)NativeMemory.Alloc((nuint)(MaxIov * sizeof(IoVec)));
+                _msg = (MsgHdr*)NativeMemory.AllocZeroed((nuint)sizeof(MsgHdr));
+            }
+
+            var count = 0;
+            foreach (var segment in buffer)
+            {
+                if (segment.IsEmpty)
+                {
+                    continue;
+                }
+
+                if (count == MaxIov)
+                {
+                    break;
+                }
+
+                _pins[count] = segment.Pin();
+                _iov[count] = new IoVec { Base = (nint)_pins[count].Pointer, Length = (nuint)segment.Length };
+                count++;
+            }
+
+            _pinCount = count;
+            _msg->Iov = (nint)_iov;
+            _msg->IovLength = (nuint)count;
+            sqe->Opcode = OpSendMsg;
+            sqe->Addr = (ulong)_msg;
+            sqe->Len = 1;
+        }
+
+        sqe->Fd = _fd;
+        sqe->OpFlags = MsgNoSignal | MsgWaitAll;
+        sqe->UserData = Token(ForSend);
+        _outstanding++;
+    }
+
+    private void ReleasePins()
+    {
+        _pin.Dispose();
+        _pin = default;
+        for (var i = 0; i < _pinCount; i++)
+        {
+            _pins![i].Dispose();
+            _pins[i] = default;
+        }
+
+        _pinCount = 0;
+    }
+
+    private void AbortOnRing()
+    {
+        if (_done)
+        {
+            return;
+        }
+
+        if (_connecting is not null)
+        {
+            CancelConnect();
+            return;
+        }
+
+        Shutdown();
+        if (!_sendEnded)
+        {
+            _output.Reader.CancelPendingRead();
+        }
+
+        if (!_recvArmed)
+        {
+            EndReceive(null);
+        }
+    }
+
+    private void Shutdown()
+    {
+        if (!_shutDown && _fd >= 0)
+        {
+            _shutDown = true;
+            shutdown(_fd, ShutRdWr);
+        }
+    }
+
+    private unsafe void TryFinish()
+    {
+        if (_done || !_sendEnded || !_receiveEnded || _outstanding > 0)
+        {
+            return;
+        }
+
+        _done = true;
+        close(_fd);
+        _fd = -1;
+        _ring.RemoveOwner(_slot, isConnection: true);
+        if (_iov is not null)
+        {
+            NativeMemory.Free(_iov);
+            NativeMemory.Free(_msg);
+            _iov = null;
+            _msg = null;
+        }
+
+        _finished.TrySetResult();
+    }
+
+    private unsafe void SubmitConnect(IPEndPoint endpoint)
+    {
+        _connectAddress = (byte*)NativeMemory.AllocZeroed(28);
+        var length = SockAddr.Write(endpoint, new Span<byte>(_connectAddress, 28));
+        var sqe = _ring.NextSqe();
+        sqe->Opcode = OpConnect;
+        sqe->Fd = _fd;
+        sqe->Addr = (ulong)_connectAddress;
+        sqe->Off = (ulong)length;
+        sqe->UserData = Token(ForConnect);
+        _outstanding++;
+    }
+
+    private void CancelConnect() => _ring.Run(
+        static s =>
+        {
+            var c = (UringConnection)s!;
+            if (c._connecting is not null && !c._done)
+            {
+                c._ring.Cancel(c.Token(ForConnect));
+            }
+        },
+        this);
+
+    private unsafe void OnConnected(int result)
+    {
+        var pending = _connecting!;
+        _connecting = null;
+        _connectCancel.Dispose();
+        NativeMemory.Free(_connectAddress);
+        _connectAddress = null;
+        if (result == 0)
+        {
+            SetNoDelay(_fd);
+            ReadEndpoints();
+            Start();
+            pending.SetResult(this);
+            return;
+        }
+
+        // Never started: both sides end here and the descriptor is closed by TryFinish.
+        _receiveEnded = _sendEnded = true;
+        _input.Writer.Complete();
+        _output.Reader.Complete();
+        if (result == -ECanceled)
+        {
+            pending.SetCanceled();
+        }
+        else
+        {
+            pending.SetException(SocketError(-result));
+        }
+    }
+
+    private unsafe void ReadEndpoints()
+    {
+        var address = stackalloc byte[128];
+        uint length = 128;
+        if (getsockname(_fd, address, &length) == 0)
+        {
+            LocalEndPoint = SockAddr.Read(new ReadOnlySpan<byte>(address, (int)length));
+        }
+
+        length = 128;
+        if (getpeername(_fd, address, &length) == 0)
+        {
+            RemoteEndPoint = SockAddr.Read(new ReadOnlySpan<byte>(address, (int)length));
+        }
+    }
+
+    private static IOException ReceiveError(int errno) => errno switch
+    {
+        104 or 32 => new ConnectionResetException(errno == 104 ? "Connection reset by peer" : "Broken pipe", SocketError(errno)),
+        _ => new IOException($"socket error (errno {errno})", SocketError(errno)),
+    };
+
+    internal static SocketException SocketError(int errno) => new((int)(errno switch
+    {
+        111 => System.Net.Sockets.SocketError.ConnectionRefused,
+        110 => System.Net.Sockets.SocketError.TimedOut,
+        113 => System.Net.Sockets.SocketError.HostUnreachable,
+        101 => System.Net.Sockets.SocketError.NetworkUnreachable,
+        99 => System.Net.Sockets.SocketError.AddressNotAvailable,
+        104 => System.Net.Sockets.SocketError.ConnectionReset,
+        32 => System.Net.Sockets.SocketError.Shutdown,
+        23 or 24 => System.Net.Sockets.SocketError.TooManyOpenSockets,
+        105 or 12 => System.Net.Sockets.SocketError.NoBufferSpaceAvailable,
+        125 => System.Net.Sockets.SocketError.OperationAborted,
+        _ => System.Net.Sockets.SocketError.SocketError,
+    }));
+
+    private sealed class ConnectionItems : Dictionary<object, object?>;
+}
