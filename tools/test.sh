@@ -53,6 +53,14 @@ ensure_promtool() {
 }
 
 # Debian's chromium, which the dashboard test drives headless through Playwright (no browser download).
+ensure_python3() {
+  if command -v python3 >/dev/null 2>&1; then
+    return
+  fi
+  echo "python3 missing: installing python3 (tools/no-io-uring.py, the transport fallback test)"
+  apt_install --no-install-recommends python3
+}
+
 ensure_chromium() {
   if command -v chromium >/dev/null 2>&1; then
     return
@@ -81,6 +89,7 @@ main() {
   ensure_promtool
   promtool --version | head -1
   ensure_chromium
+  ensure_python3
   chromium --version 2>/dev/null || true
 
   if ! dotnet build "$SOLUTION" -c Release; then
@@ -98,12 +107,26 @@ main() {
     echo "no test projects found in $SOLUTION" >&2
   fi
 
+  # Every project once on the transport `auto` picks (io_uring where the kernel allows it), then the tests that
+  # carry client traffic (frontends, reliability, the transport's own) again on Kestrel's sockets, the fallback:
+  # topology, routing tables and host tests do not depend on which transport carries the bytes.
+  local runs=() run transport filter
   for project in "${projects[@]}"; do
-    name="$(basename "$project" .csproj)"
+    runs+=("$(basename "$project" .csproj)|$project||")
+    if [[ "$(basename "$project" .csproj)" == "ClusterGate.IntegrationTests" ]]; then
+      runs+=("ClusterGate.IntegrationTests.sockets|$project|sockets|FullyQualifiedName~.Router.|FullyQualifiedName~.ShardPorts.|FullyQualifiedName~.Reliability.")
+    fi
+  done
+
+  for run in "${runs[@]}"; do
+    IFS='|' read -r name project transport filter <<<"$run"
+    filter="${run#*|*|*|}"
+    [[ "$filter" == "$run" ]] && filter=""
     trx="$RESULTS_DIR/$name.trx"
-    echo "=== $name"
+    echo "=== $name${transport:+ (CLUSTERGATE__Transport=$transport)}"
     exit_code=0
-    dotnet test "$project" --no-build -c Release \
+    CLUSTERGATE__Transport="${transport:-auto}" dotnet test "$project" --no-build -c Release \
+      ${filter:+--filter "$filter"} \
       --results-directory "$RESULTS_DIR" \
       --logger "trx;LogFileName=$name.trx" \
       --logger "console;verbosity=normal" \

@@ -50,6 +50,21 @@ internal sealed partial class GatewayHost
             LogWildcardAnnounce(_options.Bind);
         }
 
+        // One budget and one transport for both frontends; a transport that cannot start fails before discovery.
+        using var descriptors = new DescriptorBudget();
+        _ = GatewayTransport.TryParse(_options.Transport, out var transportKind); // validated at start
+        GatewayTransport transport;
+        try
+        {
+            transport = GatewayTransport.Create(transportKind, _options.EffectiveIoThreads(Environment.ProcessorCount), _loggerFactory, descriptors: descriptors);
+        }
+        catch (UringUnavailableException ex)
+        {
+            return await FailAsync([$"transport io-uring (--transport): {ex.Message}"], StartupFailed);
+        }
+
+        using var ownedTransport = transport;
+
         await using var monitor = new TopologyMonitor(_options.ToMonitorOptions(), _loggerFactory.CreateLogger<TopologyMonitor>());
         try
         {
@@ -64,20 +79,6 @@ internal sealed partial class GatewayHost
             return 0;
         }
 
-        // One budget for both frontends: they draw on the same descriptor limit.
-        using var descriptors = new DescriptorBudget();
-        _ = GatewayTransport.TryParse(_options.Transport, out var transportKind); // validated at start
-        GatewayTransport transport;
-        try
-        {
-            transport = GatewayTransport.Create(transportKind, _options.EffectiveIoThreads(Environment.ProcessorCount), _loggerFactory, descriptors: descriptors);
-        }
-        catch (UringUnavailableException ex)
-        {
-            return await FailAsync([$"transport io-uring (--transport): {ex.Message}"], StartupFailed);
-        }
-
-        using var ownedTransport = transport;
         var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory, transport: transport, descriptors: descriptors);
         AdminServer? admin = null;
         RouterFrontend? router = null;

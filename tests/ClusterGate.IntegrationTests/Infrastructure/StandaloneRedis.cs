@@ -21,6 +21,8 @@ public sealed class StandaloneRedis : IAsyncDisposable
 
     public int Port => _node.Port;
 
+    public int Pid => _node.Pid;
+
     public string Directory { get; }
 
     /// <exception cref="InvalidOperationException">redis-server is missing.</exception>

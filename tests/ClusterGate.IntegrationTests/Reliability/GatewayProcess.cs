@@ -48,7 +48,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the gateway with at most <paramref name="descriptorLimit"/> open files and waits until both frontends answer.</summary>
-    public static async Task<GatewayProcess> StartAsync(RedisCluster cluster, int descriptorLimit, IEnumerable<string> extraArguments, CancellationToken ct)
+    /// <param name="launcher">A command that runs the gateway's command line (e.g. <c>tools/no-io-uring.py</c>); none by default.</param>
+    public static async Task<GatewayProcess> StartAsync(RedisCluster cluster, int descriptorLimit, IEnumerable<string> extraArguments, CancellationToken ct, IReadOnlyList<string>? launcher = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "clustergate.dll");
         var dotnet = ProcessRunner.FindOnPath("dotnet") ?? throw new InvalidOperationException("dotnet is not on PATH.");
@@ -64,18 +65,21 @@ internal sealed class GatewayProcess : IAsyncDisposable
         startInfo.ArgumentList.Add("ulimit -n \"$1\" && shift && exec \"$@\"");
         startInfo.ArgumentList.Add("gateway");
         startInfo.ArgumentList.Add(descriptorLimit.ToString(CultureInfo.InvariantCulture));
-        foreach (var argument in (string[])[dotnet, dll, "run", "--seed", $"127.0.0.1:{cluster.Nodes[0].Port}", "--bind", "127.0.0.1",
-            "--shard-base-port", basePort.ToString(CultureInfo.InvariantCulture), "--router-port", routerPort.ToString(CultureInfo.InvariantCulture), .. extraArguments])
+        var arguments = extraArguments.ToList();
+        foreach (var argument in (string[])[.. launcher ?? [], dotnet, dll, "run", "--seed", $"127.0.0.1:{cluster.Nodes[0].Port}", "--bind", "127.0.0.1",
+            "--shard-base-port", basePort.ToString(CultureInfo.InvariantCulture), "--router-port", routerPort.ToString(CultureInfo.InvariantCulture), .. arguments])
         {
             startInfo.ArgumentList.Add(argument);
         }
 
+        var adminAt = arguments.IndexOf("--admin-port");
+        int? adminPort = adminAt >= 0 && adminAt + 1 < arguments.Count ? int.Parse(arguments[adminAt + 1], CultureInfo.InvariantCulture) : null;
         var process = Process.Start(startInfo) ?? throw new InvalidOperationException("could not start the gateway");
         var gateway = new GatewayProcess(process, basePort, routerPort);
         try
         {
             await RedisCluster.WaitUntilAsync(
-                async c => !process.HasExited && await AnswersAsync(routerPort, c) && await AnswersAsync(basePort, c),
+                async c => !process.HasExited && await AnswersAsync(routerPort, c) && await AnswersAsync(basePort, c) && await AdminListensAsync(adminPort, c),
                 TimeSpan.FromSeconds(30),
                 "the gateway process to serve its router and first shard port",
                 ct: ct);
@@ -89,6 +93,26 @@ internal sealed class GatewayProcess : IAsyncDisposable
         {
             await gateway.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>The admin port (when one was asked for) takes connections: it starts after both frontends.</summary>
+    private static async Task<bool> AdminListensAsync(int? port, CancellationToken ct)
+    {
+        if (port is null)
+        {
+            return true;
+        }
+
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(System.Net.IPAddress.Loopback, port.Value, ct);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
         }
     }
 
