@@ -71,7 +71,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.RouterConnectionsPerMaster), $"{options.RouterConnectionsPerMaster} is not between 1 and 64");
         }
 
-        if (!ClusterGate.Core.Transport.GatewayTransport.TryParse(options.Transport, out _))
+        if (!ClusterGate.Core.Frontends.GatewayTransport.TryParse(options.Transport, out _))
         {
             Problem(nameof(options.Transport), $"'{options.Transport}' is not auto, io-uring or sockets");
         }

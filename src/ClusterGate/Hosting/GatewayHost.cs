@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using ClusterGate.Admin;
 using ClusterGate.Configuration;
+using ClusterGate.Core.Frontends;
 using ClusterGate.Core.Frontends.Router;
 using ClusterGate.Core.Frontends.ShardPorts;
 using ClusterGate.Core.Topology;
@@ -115,6 +116,9 @@ internal sealed partial class GatewayHost
                 }
             }
 
+            // Counted again now that the monitor, the transport and every listener hold theirs: the budget was made before
+            // them, and when descriptors run short it cannot count (listing /proc/self/fd needs one).
+            descriptors.Recount();
             using var metrics = new GatewayMetrics(monitor, shards, () => router, descriptors);
             using var meterProvider = CreateMeterProvider();
             if (_options.AdminPort > 0)

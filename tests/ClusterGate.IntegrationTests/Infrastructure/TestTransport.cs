@@ -1,3 +1,4 @@
+using ClusterGate.Core.Frontends;
 using ClusterGate.Core.Transport;
 
 namespace ClusterGate.IntegrationTests.Infrastructure;

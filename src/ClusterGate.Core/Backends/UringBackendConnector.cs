@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using ClusterGate.Core.Backends;
+using ClusterGate.Core.Transport.Uring;
 
-namespace ClusterGate.Core.Transport.Uring;
+namespace ClusterGate.Core.Backends;
 
 /// <summary>Data-plane connections to nodes on the io_uring engine, on the caller's ring when it is one.</summary>
 public sealed class UringBackendConnector(UringEngine engine) : IBackendConnector

@@ -1,22 +1,10 @@
 using ClusterGate.Core.Backends;
+using ClusterGate.Core.Transport;
 using ClusterGate.Core.Transport.Uring;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
-namespace ClusterGate.Core.Transport;
-
-/// <summary>Which transport carries client and backend connections (<c>--transport</c>).</summary>
-public enum TransportKind
-{
-    /// <summary>io_uring when this kernel and process allow it, else Kestrel's sockets.</summary>
-    Auto,
-
-    /// <summary>io_uring, or fail at start-up saying why it cannot be used.</summary>
-    IoUring,
-
-    /// <summary>Kestrel's socket transport (epoll).</summary>
-    Sockets,
-}
+namespace ClusterGate.Core.Frontends;
 
 /// <summary>
 /// The transport both frontends listen on and open backend connections with: the io_uring engine, or Kestrel's
