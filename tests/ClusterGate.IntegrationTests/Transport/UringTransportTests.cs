@@ -188,6 +188,35 @@ public sealed class UringTransportTests(ITestOutputHelper output) : IAsyncLifeti
         await AssertAllReturnedAsync(cts.Token);
     }
 
+    [Fact]
+    public async Task EngineStopsWithConnectionsOpen_TheyEndAndLaterConnectsFail()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        var engine = UringEngine.Start(1, NullLoggerFactory.Instance);
+        var listeners = new UringListenerFactory(engine, NullLoggerFactory.Instance);
+        var listener = await listeners.BindAsync(new IPEndPoint(IPAddress.Loopback, 0), cts.Token);
+        var accepted = listener.AcceptAsync(cts.Token).AsTask();
+        using var client = await ConnectAsync(listener, cts.Token);
+        var connection = (await accepted)!;
+        await listener.UnbindAsync(cts.Token);
+
+        engine.Dispose();
+
+        // The transport aborted what was left: the input ends, and disposing does not wait for completions that cannot come.
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            var result = await connection.Transport.Input.ReadAsync(cts.Token);
+            if (result.IsCompleted)
+            {
+                throw new IOException("ended");
+            }
+        });
+        await connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5), cts.Token);
+        Assert.Equal(0, engine.LiveConnections);
+        await Assert.ThrowsAsync<ConnectionAbortedException>(() =>
+            new UringBackendConnector(engine).ConnectAsync("late", new NodeEndpoint("127.0.0.1", ((IPEndPoint)listener.EndPoint).Port), TimeSpan.FromSeconds(2), cts.Token).WaitAsync(TimeSpan.FromSeconds(5), cts.Token));
+    }
+
     private static async Task EchoOneAsync(IConnectionListener listener, CancellationToken ct)
     {
         await using var connection = (await listener.AcceptAsync(ct))!;

@@ -54,6 +54,7 @@ internal sealed partial class UringConnection : ConnectionContext, IDuplexPipe, 
     private bool _sendEnded;
     private bool _shutDown;
     private bool _done;
+    private bool _abortedWhileConnecting;
     private Exception? _abortReason;
     private ValueTask<FlushResult> _pendingFlush;
     private MemoryHandle _pin;
@@ -129,6 +130,13 @@ internal sealed partial class UringConnection : ConnectionContext, IDuplexPipe, 
         ring.Run(
             state =>
             {
+                if (ring.IsStopping)
+                {
+                    close(fd);
+                    pending.TrySetException(new ConnectionAbortedException("the transport is stopping"));
+                    return;
+                }
+
                 var connection = new UringConnection(ring, fd, pool, generation) { _connecting = pending };
                 connection.SubmitConnect(endpoint);
                 if (cancellationToken.CanBeCanceled)
@@ -244,12 +252,17 @@ internal sealed partial class UringConnection : ConnectionContext, IDuplexPipe, 
         {
             var bid = (ushort)(flags >> 16);
             _ring.OnBufferTaken();
-            if (result > 0 && !_inputDone && !_receiveEnded)
+            try
             {
-                Copy(_ring.Buffer(bid, result));
+                if (result > 0 && !_inputDone && !_receiveEnded)
+                {
+                    Copy(_ring.Buffer(bid, result));
+                }
             }
-
-            _ring.ReturnBuffer(bid);
+            finally
+            {
+                _ring.ReturnBuffer(bid);
+            }
         }
 
         if (result > 0)
@@ -510,6 +523,7 @@ internal sealed partial class UringConnection : ConnectionContext, IDuplexPipe, 
 
         if (_connecting is not null)
         {
+            _abortedWhileConnecting = true;
             CancelConnect();
             return;
         }
@@ -520,10 +534,39 @@ internal sealed partial class UringConnection : ConnectionContext, IDuplexPipe, 
             _output.Reader.CancelPendingRead();
         }
 
-        if (!_recvArmed)
+        // At once, even with a receive still armed (its data is dropped from here on): the input ends with the reason.
+        EndReceive(null);
+        TryFinish();
+    }
+
+    /// <summary>The ring stopped with this connection still open: closed here, without waiting for its completions.</summary>
+    internal void ForceClose()
+    {
+        if (_done)
         {
-            EndReceive(null);
+            return;
         }
+
+        _done = true;
+        var aborted = new ConnectionAbortedException("the transport stopped");
+        _connecting?.TrySetException(aborted);
+        _connecting = null;
+        if (!_receiveEnded)
+        {
+            _receiveEnded = true;
+            _input.Writer.Complete(aborted);
+        }
+
+        if (!_sendEnded)
+        {
+            _sendEnded = true;
+            _output.Reader.Complete(aborted);
+        }
+
+        close(_fd);
+        _fd = -1;
+        _ring.RemoveOwner(_slot, isConnection: true);
+        _finished.TrySetResult();
     }
 
     private void Shutdown()
@@ -588,6 +631,11 @@ internal sealed partial class UringConnection : ConnectionContext, IDuplexPipe, 
         _connectCancel.Dispose();
         NativeMemory.Free(_connectAddress);
         _connectAddress = null;
+        if (result == 0 && _abortedWhileConnecting)
+        {
+            result = -ECanceled;
+        }
+
         if (result == 0)
         {
             SetNoDelay(_fd);

@@ -84,17 +84,20 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
         {
             _factory = factory;
             _socket = socket;
+            Fd = (int)socket.Handle;
             EndPoint = socket.LocalEndPoint!;
             _accepters = [.. factory._engine.Rings.Select(r => new Accepter(this, r))];
             foreach (var accepter in _accepters)
             {
-                accepter.Ring.Run(static a => ((Accepter)a!).Start(), accepter);
+                // Posted, never run inline: a Stop posted later then always runs after this Start.
+                accepter.Ring.Post(static a => ((Accepter)a!).Start(), accepter);
             }
         }
 
         public EndPoint EndPoint { get; }
 
-        public int Fd => (int)_socket.Handle;
+        /// <summary>Read once: the socket stays open until every ring's accept has ended.</summary>
+        public int Fd { get; }
 
         public ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
         {
@@ -138,7 +141,7 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
 
             foreach (var accepter in _accepters)
             {
-                accepter.Ring.Run(static a => ((Accepter)a!).Stop(), accepter);
+                accepter.Ring.Post(static a => ((Accepter)a!).Stop(), accepter);
             }
 
             try
@@ -241,6 +244,12 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
 
             public void Start()
             {
+                if (_stopping || Ring.IsStopping)
+                {
+                    Finish();
+                    return;
+                }
+
                 _slot = Ring.AddOwner(this, isConnection: false);
                 Arm();
             }
@@ -248,7 +257,7 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
             public void Stop()
             {
                 _stopping = true;
-                if (_armed)
+                if (_armed && !Ring.IsStopping)
                 {
                     Ring.Cancel(UringRing.Token(_slot, 0, ForAccept));
                 }
@@ -278,10 +287,11 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
                         listener.OnAccepted(UringConnection.Accepted(Ring, result, listener._factory._engine.Pool, listener._factory._engine.NextGeneration()));
                     }
                 }
-                else if (result is -EMFile or -ENFile or -ENoBufs or -ENoMem && !_stopping)
+                else if (result != -EConnAborted && !_stopping)
                 {
-                    // Out of descriptors or memory: the connection stays in the backlog; wait, do not spin.
-                    OnExhausted(-result);
+                    // Out of descriptors or memory (the connection stays in the backlog), or an error that would come back
+                    // at once: wait, do not spin. Only a connection reset while in the backlog is taken in stride.
+                    OnFailed(-result);
                     return;
                 }
 
@@ -301,11 +311,15 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
                 }
             }
 
-            private void OnExhausted(int errno)
+            private void OnFailed(int errno)
             {
                 var factory = listener._factory;
                 Interlocked.Increment(ref factory._acceptFailures);
-                factory._descriptors?.OnExhausted();
+                if (errno is EMFile or ENFile or ENoBufs or ENoMem)
+                {
+                    factory._descriptors?.OnExhausted();
+                }
+
                 if (Interlocked.Increment(ref listener._failuresInEpisode) == 1)
                 {
                     factory.LogAcceptFailed(listener.EndPoint, UringConnection.SocketError(errno).Message);
@@ -328,7 +342,7 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
 
             private void Rearm()
             {
-                if (_stopping)
+                if (_stopping || Ring.IsStopping)
                 {
                     if (!_armed)
                     {

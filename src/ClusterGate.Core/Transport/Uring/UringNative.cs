@@ -103,7 +103,7 @@ internal static unsafe partial class UringNative
     public const int AfInet = 2, AfInet6 = 10, SockStream = 1, SockNonBlock = 0x800, SockCloexec = 0x80000;
     public const int IpProtoTcp = 6, TcpNoDelay = 1, MsgNoSignal = 0x4000, MsgWaitAll = 0x100;
     public const int ShutRdWr = 2;
-    public const int EIntr = 4, EAgain = 11, ENoMem = 12, EBusy = 16, ENFile = 23, EMFile = 24, ENoBufs = 105, ECanceled = 125, EPerm = 1, ENoSys = 38, EInval = 22;
+    public const int EIntr = 4, EAgain = 11, ENoMem = 12, EBusy = 16, ENFile = 23, EMFile = 24, ENoBufs = 105, EConnAborted = 103, ECanceled = 125, EPerm = 1, ENoSys = 38, EInval = 22;
 
     private const long SysIoUringSetup = 425, SysIoUringEnter = 426, SysIoUringRegister = 427;
 

@@ -25,8 +25,8 @@ internal sealed unsafe partial class UringRing : PipeScheduler, IDisposable
 {
     public const int BufferCount = 512;
     public const int BufferSize = 16 * 1024;
-    private const uint SqEntries = 512;
-    private const uint CqEntries = 8192;
+    private const uint SqEntries = 4096;
+    private const uint CqEntries = 16384;
     private const ulong IgnoredToken = ulong.MaxValue;
     private const byte OpWake = 1;
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
@@ -57,7 +57,10 @@ internal sealed unsafe partial class UringRing : PipeScheduler, IDisposable
     private uint _sqTailLocal;
     private ushort _bufTailLocal;
     private int _parked;
+    private readonly Lock _wakeGate = new();
     private volatile bool _stopping;
+    private volatile bool _exited;
+    private bool _eventClosed;
     private int _liveConnections;
 
     private UringRing(int index, ILogger logger, int fd, in IoUringParams p, void* ringMap, nuint ringMapSize, Sqe* sqes)
@@ -95,6 +98,11 @@ internal sealed unsafe partial class UringRing : PipeScheduler, IDisposable
 
         PublishBuffers();
         _eventFd = eventfd(0, SockCloexec);
+        if (_eventFd < 0)
+        {
+            throw new UringUnavailableException($"eventfd failed (errno {Errno})");
+        }
+
         _eventValue = (ulong*)NativeMemory.Alloc(sizeof(ulong));
         ArmWake();
         _thread = new Thread(Run) { IsBackground = true, Name = $"clustergate-uring-{index}" };
@@ -168,12 +176,29 @@ internal sealed unsafe partial class UringRing : PipeScheduler, IDisposable
     public void Post(Action<object?> action, object? state)
     {
         _posted.Enqueue((action, state));
+        if (_exited)
+        {
+            // The thread is gone: what it left behind is closed, so the work (an abort, a stop) runs here.
+            RunQueued();
+            return;
+        }
+
         if (Interlocked.Exchange(ref _parked, 0) == 1)
         {
-            ulong one = 1;
-            write(_eventFd, &one, sizeof(ulong));
+            // Rare (only when the ring sleeps): under a lock, so the eventfd cannot be closed and its number reused meanwhile.
+            lock (_wakeGate)
+            {
+                if (!_eventClosed)
+                {
+                    ulong one = 1;
+                    write(_eventFd, &one, sizeof(ulong));
+                }
+            }
         }
     }
+
+    /// <summary>True once the ring is stopping: no new connection may start on it.</summary>
+    public bool IsStopping => _stopping;
 
     /// <summary>Runs <paramref name="action"/> now when on the ring's thread, else posts it.</summary>
     public void Run(Action<object?> action, object? state)
@@ -220,9 +245,13 @@ internal sealed unsafe partial class UringRing : PipeScheduler, IDisposable
     /// <summary>The next submission entry, zeroed; submitted with the turn's <c>io_uring_enter</c>.</summary>
     public Sqe* NextSqe()
     {
-        if (_sqTailLocal - Volatile.Read(ref *_sqHead) >= SqEntries)
+        for (var attempt = 0; _sqTailLocal - Volatile.Read(ref *_sqHead) >= SqEntries; attempt++)
         {
-            Submit(0, 0);
+            // The turn queued more than the ring holds: submit what is there (an entry is never overwritten unsubmitted).
+            if (Submit(0, 0) < 0 && attempt > 100)
+            {
+                throw new InvalidOperationException($"io_uring submission queue full and io_uring_enter fails (errno {Errno})");
+            }
         }
 
         var index = _sqTailLocal & _sqMask;
@@ -310,9 +339,11 @@ internal sealed unsafe partial class UringRing : PipeScheduler, IDisposable
                 if (stopAt == 0)
                 {
                     stopAt = Environment.TickCount64 + (long)StopGrace.TotalMilliseconds;
-                    AbortAll();
-                    RunQueued();
                 }
+
+                // Every turn: a connection accepted or connected during the grace is aborted too.
+                AbortAll();
+                RunQueued();
 
                 if (LiveConnections == 0 || Environment.TickCount64 > stopAt)
                 {
@@ -356,9 +387,20 @@ internal sealed unsafe partial class UringRing : PipeScheduler, IDisposable
             Reap();
         }
 
-        close(_eventFd);
+        var forced = ForceCloseAll();
+        _exited = true;
+        Interlocked.MemoryBarrier();
+        RunQueued();
+        lock (_wakeGate)
+        {
+            _eventClosed = true;
+            close(_eventFd);
+        }
+
         close(_fd);
-        if (LiveConnections == 0)
+
+        // Operations of force-closed connections may still reference their memory while the kernel tears the ring down.
+        if (!forced)
         {
             munmap(_ringMap, _ringMapSize);
             munmap(_sqes, SqEntries * 64u);
@@ -429,6 +471,22 @@ internal sealed unsafe partial class UringRing : PipeScheduler, IDisposable
                 LogWorkFailed(ex, Index);
             }
         }
+    }
+
+    /// <summary>Connections still open when the grace ran out: closed without their completions; true if there were any.</summary>
+    private bool ForceCloseAll()
+    {
+        var any = false;
+        foreach (var owner in _owners.ToList())
+        {
+            if (owner is UringConnection connection)
+            {
+                connection.ForceClose();
+                any = true;
+            }
+        }
+
+        return any;
     }
 
     private void AbortAll()
