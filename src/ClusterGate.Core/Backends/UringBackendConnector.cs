@@ -17,7 +17,7 @@ public sealed class UringBackendConnector(UringEngine engine) : IBackendConnecto
             var connection = await UringConnection.ConnectAsync(engine.RingForCaller(), engine.Pool, engine.NextGeneration(), new IPEndPoint(address, endpoint.Port), bounded.Token);
             return new BackendConnection(connection, nodeId, endpoint);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (bounded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"connect to {endpoint} timed out after {timeout.TotalMilliseconds:0} ms");
         }
