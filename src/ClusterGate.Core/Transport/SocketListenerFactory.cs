@@ -14,8 +14,6 @@ namespace ClusterGate.Core.Transport;
 /// </summary>
 public sealed partial class SocketListenerFactory : IConnectionListenerFactory, IDisposable
 {
-    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(10);
-    private static readonly TimeSpan LastBackoff = TimeSpan.FromSeconds(1);
 
     private readonly SocketConnectionContextFactory _contexts;
     private readonly ILogger _logger;
@@ -45,34 +43,12 @@ public sealed partial class SocketListenerFactory : IConnectionListenerFactory, 
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(endpoint);
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (endpoint is IPEndPoint { Address: var address } && address.Equals(IPAddress.IPv6Any))
-            {
-                socket.DualMode = true;
-            }
-
-            socket.Bind(endpoint);
-            socket.Listen(512);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
+        var socket = ListenSocket.Bind(endpoint);
         return ValueTask.FromResult<IConnectionListener>(new Listener(this, socket));
     }
 
     public void Dispose() => _contexts.Dispose();
 
-    [LoggerMessage(EventId = Observability.LogEvents.AcceptFailed, Level = LogLevel.Warning, Message = "Accepting on {Endpoint} failed: {Reason}; backing off (logged once until an accept succeeds again)")]
-    private partial void LogAcceptFailed(EndPoint? endpoint, string reason);
-
-    [LoggerMessage(EventId = Observability.LogEvents.AcceptRecovered, Level = LogLevel.Information, Message = "Accepting on {Endpoint} works again after {Failures} failed attempts")]
-    private partial void LogAcceptRecovered(EndPoint? endpoint, long failures);
 
     private sealed class Listener(SocketListenerFactory factory, Socket socket) : IConnectionListener
     {
@@ -82,7 +58,7 @@ public sealed partial class SocketListenerFactory : IConnectionListenerFactory, 
 
         public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
         {
-            var backoff = FirstBackoff;
+            var backoff = ListenSocket.FirstBackoff;
             while (true)
             {
                 Socket accepted;
@@ -105,7 +81,7 @@ public sealed partial class SocketListenerFactory : IConnectionListenerFactory, 
                     factory._descriptors?.OnExhausted();
                     if (_failuresInEpisode++ == 0)
                     {
-                        factory.LogAcceptFailed(EndPoint, e.Message);
+                        ListenSocket.LogAcceptFailed(factory._logger, EndPoint, e.Message);
                     }
 
                     try
@@ -117,7 +93,7 @@ public sealed partial class SocketListenerFactory : IConnectionListenerFactory, 
                         return null;
                     }
 
-                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, LastBackoff.Ticks));
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, ListenSocket.LastBackoff.Ticks));
                     continue;
                 }
                 catch (SocketException)
@@ -128,7 +104,7 @@ public sealed partial class SocketListenerFactory : IConnectionListenerFactory, 
 
                 if (_failuresInEpisode > 0)
                 {
-                    factory.LogAcceptRecovered(EndPoint, _failuresInEpisode);
+                    ListenSocket.LogAcceptRecovered(factory._logger, EndPoint, _failuresInEpisode);
                     _failuresInEpisode = 0;
                 }
 

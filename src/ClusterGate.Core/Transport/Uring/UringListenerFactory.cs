@@ -15,8 +15,6 @@ namespace ClusterGate.Core.Transport.Uring;
 /// </summary>
 public sealed partial class UringListenerFactory : IConnectionListenerFactory
 {
-    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(10);
-    private static readonly TimeSpan LastBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan UnbindTimeout = TimeSpan.FromSeconds(2);
 
     private readonly UringEngine _engine;
@@ -40,32 +38,10 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(endpoint);
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (endpoint is IPEndPoint { Address: var address } && address.Equals(IPAddress.IPv6Any))
-            {
-                socket.DualMode = true;
-            }
-
-            socket.Bind(endpoint);
-            socket.Listen(512);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
+        var socket = ListenSocket.Bind(endpoint);
         return ValueTask.FromResult<IConnectionListener>(new Listener(this, socket));
     }
 
-    [LoggerMessage(EventId = Observability.LogEvents.AcceptFailed, Level = LogLevel.Warning, Message = "Accepting on {Endpoint} failed: {Reason}; backing off (logged once until an accept succeeds again)")]
-    private partial void LogAcceptFailed(EndPoint? endpoint, string reason);
-
-    [LoggerMessage(EventId = Observability.LogEvents.AcceptRecovered, Level = LogLevel.Information, Message = "Accepting on {Endpoint} works again after {Failures} failed attempts")]
-    private partial void LogAcceptRecovered(EndPoint? endpoint, long failures);
 
     /// <summary>Accepted connections wait here for the frontend's accept loop; the loop's continuation runs on the accepting ring.</summary>
     private sealed class Listener : IConnectionListener, IValueTaskSource<ConnectionContext?>
@@ -184,7 +160,7 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
         {
             if (_failuresInEpisode > 0)
             {
-                _factory.LogAcceptRecovered(EndPoint, Interlocked.Exchange(ref _failuresInEpisode, 0));
+                ListenSocket.LogAcceptRecovered(_factory._logger, EndPoint, Interlocked.Exchange(ref _failuresInEpisode, 0));
             }
 
             bool wake;
@@ -236,7 +212,7 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
             private int _slot = -1;
             private bool _armed;
             private bool _stopping;
-            private TimeSpan _backoff = FirstBackoff;
+            private TimeSpan _backoff = ListenSocket.FirstBackoff;
 
             public UringRing Ring { get; } = ring;
 
@@ -283,7 +259,7 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
                     }
                     else
                     {
-                        _backoff = FirstBackoff;
+                        _backoff = ListenSocket.FirstBackoff;
                         listener.OnAccepted(UringConnection.Accepted(Ring, result, listener._factory._engine.Pool, listener._factory._engine.NextGeneration()));
                     }
                 }
@@ -322,7 +298,7 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
 
                 if (Interlocked.Increment(ref listener._failuresInEpisode) == 1)
                 {
-                    factory.LogAcceptFailed(listener.EndPoint, UringConnection.SocketError(errno).Message);
+                    ListenSocket.LogAcceptFailed(factory._logger, listener.EndPoint, UringConnection.SocketError(errno).Message);
                 }
 
                 if (_armed)
@@ -331,7 +307,7 @@ public sealed partial class UringListenerFactory : IConnectionListenerFactory
                 }
 
                 var delay = _backoff;
-                _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, LastBackoff.Ticks));
+                _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, ListenSocket.LastBackoff.Ticks));
                 _ = Task.Delay(delay, factory._time).ContinueWith(
                     static (_, a) => ((Accepter)a!).Ring.Post(static s => ((Accepter)s!).Rearm(), a),
                     this,
