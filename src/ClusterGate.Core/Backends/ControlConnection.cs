@@ -12,24 +12,26 @@ namespace ClusterGate.Core.Backends;
 /// </summary>
 public sealed class ControlConnection : IAsyncDisposable
 {
-    private readonly Socket _socket;
-    private readonly NetworkStream _stream;
     private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly IAsyncDisposable _owner;
+    private readonly Func<bool> _connected;
     private readonly RespLimits _limits;
     private bool _broken;
 
-    private ControlConnection(Socket socket, RespLimits limits)
+    private ControlConnection(PipeReader reader, PipeWriter writer, IAsyncDisposable owner, Func<bool> connected, RespLimits limits)
     {
-        _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
-        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+        _reader = reader;
+        _writer = writer;
+        _owner = owner;
+        _connected = connected;
         _limits = limits;
     }
 
     public NodeEndpoint Endpoint { get; private init; }
 
     /// <summary>False once a call failed midway: the stream position is unknown, reconnect.</summary>
-    public bool IsUsable => !_broken && _socket.Connected;
+    public bool IsUsable => !_broken && _connected();
 
     public static async Task<ControlConnection> ConnectAsync(NodeEndpoint endpoint, RespLimits limits, CancellationToken cancellationToken)
     {
@@ -37,13 +39,22 @@ public sealed class ControlConnection : IAsyncDisposable
         try
         {
             await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken);
-            return new ControlConnection(socket, limits) { Endpoint = endpoint };
+            var stream = new NetworkStream(socket, ownsSocket: true);
+            return new ControlConnection(PipeReader.Create(stream), PipeWriter.Create(stream), stream, () => socket.Connected, limits) { Endpoint = endpoint };
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A control connection over the gateway's transport (the io_uring engine or Kestrel's sockets).</summary>
+    public static async Task<ControlConnection> ConnectAsync(IBackendConnector connector, NodeEndpoint endpoint, RespLimits limits, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connector);
+        var backend = await connector.ConnectAsync("control", endpoint, timeout, cancellationToken);
+        return new ControlConnection(backend.Input, backend.Output, backend, static () => true, limits) { Endpoint = endpoint };
     }
 
     public async Task<RespValue> ExecuteAsync(string[] command, CancellationToken cancellationToken)
@@ -68,7 +79,7 @@ public sealed class ControlConnection : IAsyncDisposable
             RespWriter.WriteCommand(request, command);
         }
 
-        await _stream.WriteAsync(request.WrittenMemory, cancellationToken);
+        await _writer.WriteAsync(request.WrittenMemory, cancellationToken);
 
         var replies = new RespValue[commands.Count];
         var count = 0;
@@ -109,6 +120,10 @@ public sealed class ControlConnection : IAsyncDisposable
         }
 
         _broken = false;
+
+        // Off the I/O thread the reply completed on (a ring's, on the io_uring transport): what the caller does with it
+        // (topology reconciliation, events, logging) must not hold up relayed commands.
+        await Task.Yield();
         return replies;
     }
 
@@ -116,6 +131,7 @@ public sealed class ControlConnection : IAsyncDisposable
     {
         _broken = true;
         await _reader.CompleteAsync();
-        await _stream.DisposeAsync();
+        await _writer.CompleteAsync();
+        await _owner.DisposeAsync();
     }
 }

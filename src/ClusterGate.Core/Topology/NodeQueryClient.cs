@@ -21,12 +21,15 @@ public sealed class NodeQueryClient : IAsyncDisposable
 
     private readonly TopologyMonitorOptions _options;
     private readonly TimeProvider _timeProvider;
+    private readonly IBackendConnector? _connector;
     private readonly ConcurrentDictionary<NodeEndpoint, NodeChannel> _channels = new();
 
-    public NodeQueryClient(TopologyMonitorOptions options, TimeProvider timeProvider)
+    /// <param name="connector">The gateway's transport for control connections; null: .NET sockets of their own.</param>
+    public NodeQueryClient(TopologyMonitorOptions options, TimeProvider timeProvider, IBackendConnector? connector = null)
     {
         _options = options;
         _timeProvider = timeProvider;
+        _connector = connector;
     }
 
     /// <summary>Queries one node; never throws (a failure is a view with <see cref="NodeView.Error"/>).</summary>
@@ -129,7 +132,9 @@ public sealed class NodeQueryClient : IAsyncDisposable
         ControlConnection connection;
         try
         {
-            connection = await ControlConnection.ConnectAsync(endpoint, RespLimits.Default, connectTimeout.Token);
+            connection = _connector is null
+                ? await ControlConnection.ConnectAsync(endpoint, RespLimits.Default, connectTimeout.Token)
+                : await ControlConnection.ConnectAsync(_connector, endpoint, RespLimits.Default, _options.ConnectTimeout, connectTimeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

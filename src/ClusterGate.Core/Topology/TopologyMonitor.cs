@@ -24,13 +24,14 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
     private TaskCompletionSource<TopologySnapshot> _nextSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
 
-    public TopologyMonitor(TopologyMonitorOptions options, ILogger<TopologyMonitor>? logger = null, TimeProvider? timeProvider = null)
+    /// <param name="connector">The transport control connections use (the gateway's); null: .NET sockets of their own.</param>
+    public TopologyMonitor(TopologyMonitorOptions options, ILogger<TopologyMonitor>? logger = null, TimeProvider? timeProvider = null, IBackendConnector? connector = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _client = new NodeQueryClient(options, _timeProvider);
+        _client = new NodeQueryClient(options, _timeProvider, connector);
         _builder = new TopologyBuilder(options.MapAddress);
     }
 

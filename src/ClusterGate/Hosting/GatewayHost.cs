@@ -66,7 +66,7 @@ internal sealed partial class GatewayHost
 
         using var ownedTransport = transport;
 
-        await using var monitor = new TopologyMonitor(_options.ToMonitorOptions(), _loggerFactory.CreateLogger<TopologyMonitor>());
+        await using var monitor = new TopologyMonitor(_options.ToMonitorOptions(), _loggerFactory.CreateLogger<TopologyMonitor>(), connector: transport.Connector);
         try
         {
             await monitor.StartAsync(stopping);

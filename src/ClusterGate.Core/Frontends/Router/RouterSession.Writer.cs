@@ -122,7 +122,10 @@ internal sealed partial class RouterSession
         lock (_gate)
         {
             _buffered += length;
-            buffered = _buffered;
+
+            // What the gateway holds for this client: replies waiting for their turn, and the bytes of a flush the client
+            // is not taking (written to the transport's pipe in one go, they no longer count in _buffered).
+            buffered = _buffered + Volatile.Read(ref _pendingFlushBytes);
             if (_closed || _cutOff)
             {
                 return;
@@ -301,6 +304,7 @@ internal sealed partial class RouterSession
                 _unflushed = 0;
                 _flushSoon = false;
                 ValueTask<System.IO.Pipelines.FlushResult> flush;
+                var bytes = output.CanGetUnflushedBytes ? output.UnflushedBytes : 0;
                 try
                 {
                     flush = output.FlushAsync();
@@ -313,6 +317,7 @@ internal sealed partial class RouterSession
 
                 if (!flush.IsCompleted)
                 {
+                    Volatile.Write(ref _pendingFlushBytes, bytes);
                     _ = CompleteFlushAsync(flush, written, close);
                     return;
                 }
@@ -352,6 +357,10 @@ internal sealed partial class RouterSession
         {
             Finish();
             return;
+        }
+        finally
+        {
+            Volatile.Write(ref _pendingFlushBytes, 0);
         }
 
         if (AfterFlush(result, written, close))

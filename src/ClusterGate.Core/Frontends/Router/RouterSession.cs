@@ -42,6 +42,7 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
     // Bytes of replies copied into slots and not yet written to the client (under _gate), and since when they
     // have been above the soft limit (a TimeProvider timestamp, 0 when below).
     private long _buffered;
+    private long _pendingFlushBytes;
     private long _overSoftSince;
     private bool _cutOff;
 
