@@ -13,8 +13,8 @@ namespace ClusterGate.Core.Transport;
 /// </summary>
 /// <remarks>
 /// In use = what the process held apart from admitted clients when last counted (<c>/proc/self/fd</c>) plus what
-/// admitted clients hold now (exact, kept here). The limit is read again every second (<c>getrlimit</c>, which
-/// needs no descriptor): it can change at run time (<c>prlimit</c>). Counting is cheap but not free, so it
+/// admitted clients hold now (exact, kept here). The limit is read at every admission and every second
+/// (<c>getrlimit</c>, which needs no descriptor): it can change at run time (<c>prlimit</c>). Counting is cheap but not free, so it
 /// happens at most once a second, and only when the estimate comes near the limit.
 /// </remarks>
 public sealed class DescriptorBudget : IDisposable
@@ -93,6 +93,13 @@ public sealed class DescriptorBudget : IDisposable
     {
         lock (_gate)
         {
+            // The limit at every admission: getrlimit is cheap and needs no descriptor, and on io_uring the accept itself
+            // does not follow a lowered limit (a multishot accept takes RLIMIT_NOFILE when it is armed).
+            if (_readLimit() is { } current)
+            {
+                _limit = current;
+            }
+
             var now = _time.GetTimestamp();
             if (_time.GetElapsedTime(_limitReadAt, now) >= RereadPeriod)
             {
