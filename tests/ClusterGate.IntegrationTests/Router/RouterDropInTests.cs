@@ -464,7 +464,9 @@ public sealed class RouterDropInTests(RedisClusterFixture fixture, SharedRouterG
         }
         finally
         {
-            await other.CallAsync(ReplyBound, CancellationToken.None, "CONFIG", "SET", "busy-reply-threshold", "5000");
+            // On a connection of its own: after a failure, `other` may still have replies unread, and the failure must show.
+            await using var restore = await RespClient.ConnectAsync(gateway.Port, CancellationToken.None);
+            await restore.CallAsync(TimeSpan.FromSeconds(30), CancellationToken.None, "CONFIG", "SET", "busy-reply-threshold", "5000");
         }
     }
 
