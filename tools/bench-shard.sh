@@ -79,15 +79,7 @@ pipelined_requests="${pipelined_requests:-$((requests * 5))}"
 for n in "$rounds" "$requests" "$pipelined_requests" "$clients" "$keyspace" "$nbthread"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "expected a positive number, got '$n'"
 done
-[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup: expected a number, got '$warmup'"
-for p in $pipelines; do
-  [[ "$p" =~ ^[1-9][0-9]*$ ]] || die "--pipelines: expected positive numbers, got '$p'"
-done
-tests="${tests//,/ }"
-for t in $tests; do
-  [[ " $ALL_TESTS " == *" $t "* ]] || die "--tests: unknown test '$t' (known: ${ALL_TESTS// /,})"
-done
-[[ -n "${tests// /}" ]] || die "--tests is empty"
+check_common_options
 for tool in redis-cli redis-benchmark haproxy; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
 done

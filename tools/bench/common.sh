@@ -145,6 +145,20 @@ cpu_ticks() {
   echo $((${12} + ${13}))
 }
 
+# The checks both tools make of --warmup, --pipelines and --tests (normalises tests to a space-separated list).
+check_common_options() {
+  local p t
+  [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup: expected a number, got '$warmup'"
+  for p in $pipelines; do
+    [[ "$p" =~ ^[1-9][0-9]*$ ]] || die "--pipelines: expected positive numbers, got '$p'"
+  done
+  tests="${tests//,/ }"
+  for t in $tests; do
+    [[ " $ALL_TESTS " == *" $t "* ]] || die "--tests: unknown test '$t' (known: ${ALL_TESTS// /,})"
+  done
+  [[ -n "${tests// /}" ]] || die "--tests is empty"
+}
+
 requests_for() { # PIPELINE -> requests per run
   if (($1 > 1)); then echo "$pipelined_requests"; else echo "$requests"; fi
 }

@@ -6,6 +6,9 @@
 #
 #   tools/bench/machine-cpu.sh --cluster HOST:PORT --router HOST:PORT [--rounds 3] [--requests 200000] [--tests set,get,incr] [--pipelines "1 16"]
 set -euo pipefail
+die() { echo "machine-cpu: $*" >&2; exit 2; }
+# shellcheck source=tools/bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cluster="" router="" rounds=3 requests=200000 tests="set,get,incr" pipelines="1 16"
 while (($# > 0)); do
   case "$1" in
@@ -15,22 +18,23 @@ while (($# > 0)); do
     --requests) requests="$2"; shift 2 ;;
     --tests) tests="$2"; shift 2 ;;
     --pipelines) pipelines="$2"; shift 2 ;;
-    *) echo "machine-cpu: unknown option $1" >&2; exit 2 ;;
+    *) die "unknown option $1" ;;
   esac
 done
-[[ -n "$cluster" && -n "$router" ]] || { echo "usage: $0 --cluster HOST:PORT --router HOST:PORT [...]" >&2; exit 2; }
+[[ -n "$cluster" && -n "$router" ]] || die "usage: $0 --cluster HOST:PORT --router HOST:PORT [...]"
+pipelined_requests=$((requests * 5))   # as the bench tools: pipelined runs last long enough too
 
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }   # user nice system irq softirq, in ticks
 hz=$(getconf CLK_TCK)
 
 run() { # target test pipeline -> "ops machine_us_per_cmd"
-  local target="$1" test="$2" p="$3" n="$requests" before after out ops
-  ((p > 1)) && n=$((requests * 5))
+  local target="$1" test="$2" p="$3" n before after out ops
+  n=$(requests_for "$p")
   before=$(busy)
   if [[ "$target" == direct ]]; then
-    out=$(redis-benchmark -h "${cluster%:*}" -p "${cluster##*:}" --cluster -c 50 -n "$n" -P "$p" -r 1000000 -t "$test" --csv 2>/dev/null | tail -1)
+    out=$(redis-benchmark -h "$(host_of "$cluster")" -p "$(port_of "$cluster")" --cluster -c 50 -n "$n" -P "$p" -r 1000000 -t "$test" --csv 2>/dev/null | tail -1)
   else
-    out=$(redis-benchmark -h "${router%:*}" -p "${router##*:}" -c 50 -n "$n" -P "$p" -r 1000000 -t "$test" --csv 2>/dev/null | tail -1)
+    out=$(redis-benchmark -h "$(host_of "$router")" -p "$(port_of "$router")" -c 50 -n "$n" -P "$p" -r 1000000 -t "$test" --csv 2>/dev/null | tail -1)
   fi
   after=$(busy)
   ops=$(echo "$out" | awk -F, '{gsub(/"/,"",$2); print $2}')

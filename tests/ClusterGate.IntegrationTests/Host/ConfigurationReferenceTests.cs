@@ -1,5 +1,6 @@
 using System.Reflection;
 using ClusterGate.Configuration;
+using ClusterGate.IntegrationTests.Infrastructure;
 using Xunit;
 
 namespace ClusterGate.IntegrationTests.Host;
@@ -13,7 +14,7 @@ public sealed class ConfigurationReferenceTests
     [Fact]
     public void Readme_EverySettingWithItsKeyAndFlag()
     {
-        var readme = File.ReadAllText(Path.Combine(RepoRoot(), "README.md"));
+        var readme = File.ReadAllText(Path.Combine(Repository.Root(), "README.md"));
         var table = string.Join('\n', readme.Split('\n').Where(l => l.StartsWith('|')));
         var missing = new List<string>();
         foreach (var property in typeof(GatewayOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))
@@ -44,18 +45,5 @@ public sealed class ConfigurationReferenceTests
         }
 
         Assert.True(missing.Count == 0, "not in the README's configuration table: " + string.Join(", ", missing));
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ClusterGate.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("ClusterGate.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -77,19 +77,8 @@ public sealed class TransportSelectionTests(RedisClusterFixture fixture, ITestOu
     }
 
     /// <summary><c>python3 tools/no-io-uring.py</c>, from the repository.</summary>
-    private static string[] NoIoUring()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var tool = Path.Combine(dir.FullName, "tools", "no-io-uring.py");
-            if (File.Exists(tool))
-            {
-                return [ProcessRunner.FindOnPath("python3") ?? throw new InvalidOperationException("python3 is not on PATH."), tool];
-            }
-        }
-
-        throw new InvalidOperationException("tools/no-io-uring.py not found above " + AppContext.BaseDirectory);
-    }
+    private static string[] NoIoUring() =>
+        [ProcessRunner.FindOnPath("python3") ?? throw new InvalidOperationException("python3 is not on PATH."), Path.Combine(Repository.Root(), "tools", "no-io-uring.py")];
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 }

@@ -18,7 +18,7 @@ internal static class NodeClientBattery
     /// <summary>Runs the battery against 127.0.0.1:<paramref name="port"/> and asserts that every step passed.</summary>
     public static async Task AssertAllStepsPassAsync(int port, ITestOutputHelper output, CancellationToken ct)
     {
-        var script = Path.Combine(RepositoryRoot(), "tools", "clients", "run.sh");
+        var script = Path.Combine(Repository.Root(), "tools", "clients", "run.sh");
         var (exitCode, stdout, stderr, elapsed) = await ProcessRunner.RunAsync(
             "bash", [script, "127.0.0.1", port.ToString(CultureInfo.InvariantCulture)], null, RunBound, ct);
         output.WriteLine($"{script} 127.0.0.1 {port}: exit {exitCode} in {elapsed.TotalSeconds:0.0} s\nstdout:\n{stdout}\nstderr:\n{stderr}");
@@ -31,18 +31,5 @@ internal static class NodeClientBattery
         });
         Assert.Empty(failed);
         Assert.Contains("all steps ok", stdout, StringComparison.Ordinal);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "ClusterGate.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("ClusterGate.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -103,8 +103,6 @@ internal sealed partial class UringConnection : ConnectionContext, IDuplexPipe, 
 
     public override EndPoint? RemoteEndPoint { get; set; }
 
-    internal UringRing Ring => _ring;
-
     /// <summary>A connection the ring accepted: receives and sends start at once. On the ring's thread.</summary>
     internal static UringConnection Accepted(UringRing ring, int fd, MemoryPool<byte> pool, ushort generation)
     {
