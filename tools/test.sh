@@ -52,7 +52,7 @@ ensure_promtool() {
   apt_install --no-install-recommends prometheus
 }
 
-# Debian's chromium, which the dashboard test drives headless through Playwright (no browser download).
+# python3 runs tools/no-io-uring.py (the transport fallback test) and lists failed tests from the TRX files.
 ensure_python3() {
   if command -v python3 >/dev/null 2>&1; then
     return
@@ -61,6 +61,7 @@ ensure_python3() {
   apt_install --no-install-recommends python3
 }
 
+# Debian's chromium, which the dashboard test drives headless through Playwright (no browser download).
 ensure_chromium() {
   if command -v chromium >/dev/null 2>&1; then
     return
@@ -79,6 +80,23 @@ counter() {
   local trx="$1" name="$2" value
   value="$(grep -o "<Counters [^>]*" "$trx" | grep -o " $name=\"[0-9]*\"" | grep -o '[0-9]\+' || true)"
   echo "${value:-0}"
+}
+
+# Names the failed tests of one TRX file, each with the first line of its message, so the end of a CI log says
+# which test failed and why without the whole console output.
+failed_tests() {
+  python3 - "$1" <<'PY'
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+root = ET.parse(sys.argv[1]).getroot()
+failed = [r for r in root.iterfind(".//t:UnitTestResult", ns) if r.get("outcome") not in ("Passed", "NotExecuted")]
+for result in failed[:20]:
+    message = result.find("t:Output/t:ErrorInfo/t:Message", ns)
+    first = (message.text or "").strip().splitlines()[0][:300] if message is not None and message.text else ""
+    print(f"  FAILED {result.get('testName')}: {first}")
+if len(failed) > 20:
+    print(f"  ... and {len(failed) - 20} more")
+PY
 }
 
 main() {
@@ -145,6 +163,9 @@ main() {
       failed=1
     fi
     summary+=("$name: $passed passed, $failed failed")
+    if ((failed > 0)); then
+      mapfile -t -O "${#summary[@]}" summary < <(failed_tests "$trx" || true)
+    fi
     total_passed=$((total_passed + passed))
     total_failed=$((total_failed + failed))
   done

@@ -13,7 +13,7 @@ namespace ClusterGate.Core.Transport;
 /// </summary>
 /// <remarks>
 /// In use = what the process held apart from admitted clients when last counted (<c>/proc/self/fd</c>) plus what
-/// admitted clients hold now (exact, kept here). The limit is read at every admission and every second
+/// admitted clients hold now (exact, kept here). The limit is read at every admission and every tenth of a second
 /// (<c>getrlimit</c>, which needs no descriptor): it can change at run time (<c>prlimit</c>). Counting is cheap but not free, so it
 /// happens at most once a second, and only when the estimate comes near the limit.
 /// </remarks>
@@ -29,6 +29,13 @@ public sealed class DescriptorBudget : IDisposable
     public const int SpareCount = 16;
 
     private static readonly TimeSpan RereadPeriod = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often the limit is watched while no client connects. Between a lowered limit and the spares given back the
+    /// runtime may need a descriptor and die for want of one: a second was seen to be too long under load, and a
+    /// <c>getrlimit</c> ten times a second costs nothing measurable.
+    /// </summary>
+    private static readonly TimeSpan WatchPeriod = TimeSpan.FromMilliseconds(100);
 
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
@@ -55,8 +62,8 @@ public sealed class DescriptorBudget : IDisposable
             RereadLocked(count: true);
         }
 
-        // The limit can drop under the process (prlimit) while no client connects: watched every second too.
-        _watch = _time.CreateTimer(_ => WatchLimit(), null, RereadPeriod, RereadPeriod);
+        // The limit can drop under the process (prlimit) while no client connects: watched all the time too.
+        _watch = _time.CreateTimer(_ => WatchLimit(), null, WatchPeriod, WatchPeriod);
     }
 
     public int Reserve { get; }

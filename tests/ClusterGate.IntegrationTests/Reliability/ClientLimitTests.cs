@@ -116,7 +116,7 @@ public sealed class ClientLimitTests(RedisClusterFixture fixture, ITestOutputHel
         var cpu = GatewayProcess.CpuTime(gateway.Pid) - cpuBefore;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"gateway CPU while short of descriptors: {cpu.TotalMilliseconds:0} ms"));
         Assert.False(gateway.HasExited, gateway.Output);
-        // The spares are given back when the limit is seen to drop (every second) or at the first accept that fails;
+        // The spares are given back when the limit is seen to drop (every tenth of a second) or at the first accept that fails;
         // either way clients are refused with Redis's error and the log says why.
         Assert.True(
             gateway.Output.Contains("backing off", StringComparison.Ordinal) || gateway.Output.Contains("too few file descriptors left", StringComparison.Ordinal),

@@ -497,7 +497,14 @@ public sealed class RouterDropInTests(RedisClusterFixture fixture, SharedRouterG
 
         // SCRIPT KILL through the router reaches the master while the script runs.
         await scripter.SendAsync(ct, "EVAL", "local t = redis.call('TIME')[1] while redis.call('TIME')[1] - t < 20 do end return 'not killed'", "1", key);
-        await Task.Delay(1500, ct);
+        // Running once the master answers others BUSY (past busy-reply-threshold); a fixed delay was too short on a
+        // loaded machine, and SCRIPT KILL then met NOTBUSY.
+        await using var probe = await RespClient.ConnectAsync(masterPort, ct);
+        await RedisCluster.WaitUntilAsync(
+            async c => (await probe.CallAsync(ReplyBound, c, "PING")).Text?.StartsWith("BUSY", StringComparison.Ordinal) == true,
+            TimeSpan.FromSeconds(15),
+            "the second script to run on the master",
+            ct: ct);
         watch.Restart();
         Assert.True((await killer.CallAsync(ReplyBound, ct, "SCRIPT", "KILL")).IsOk);
         var killed = await scripter.ReadAsync(ReplyBound, ct);
