@@ -13,6 +13,8 @@ public sealed class StripedCounter
 
     public void Increment() => Interlocked.Increment(ref _cells[(Environment.CurrentManagedThreadId & (Stripes - 1)) * Spacing]);
 
+    public void Add(long value) => Interlocked.Add(ref _cells[(Environment.CurrentManagedThreadId & (Stripes - 1)) * Spacing], value);
+
     public long Value
     {
         get

@@ -20,6 +20,7 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
     private readonly Lock _eventsLock = new();
     private readonly Queue<TopologyEvent> _recentEvents = new();
     private TopologySnapshot _current = TopologySnapshot.Empty;
+    private long _refreshes;
     private TaskCompletionSource _trigger = NewSignal();
     private TaskCompletionSource<TopologySnapshot> _nextSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
@@ -37,6 +38,9 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
 
     /// <summary>The latest snapshot. Read it once into a local per decision.</summary>
     public TopologySnapshot Current => Volatile.Read(ref _current);
+
+    /// <summary>Refreshes (every node asked for <c>CLUSTER NODES</c> and <c>INFO replication</c>) since start.</summary>
+    public long Refreshes => Interlocked.Read(ref _refreshes);
 
     /// <summary>Raised on the monitor's loop after each published snapshot. Handlers must not block.</summary>
     public event Action<TopologySnapshot>? SnapshotPublished;
@@ -179,6 +183,7 @@ public sealed partial class TopologyMonitor : IAsyncDisposable
 
     private async Task<(TopologySnapshot Snapshot, NodeView[] Views)> RefreshOnceAsync(CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _refreshes);
         var previous = Current;
         var targets = PickTargets(previous);
         var views = await AskAllAsync(targets, cancellationToken);

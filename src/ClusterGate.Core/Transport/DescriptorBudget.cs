@@ -43,6 +43,7 @@ public sealed class DescriptorBudget : IDisposable
     private readonly Func<long?> _readLimit;
     private readonly List<SafeFileHandle> _spares = [];
     private long _limit = long.MaxValue;
+    private long _watchedLimit = long.MaxValue;
     private long _base;
     private long _admitted;
     private long _limitReadAt;
@@ -160,6 +161,9 @@ public sealed class DescriptorBudget : IDisposable
     /// <summary>
     /// Reads the limit (no descriptor needed) and, when it has come down to what the process holds, gives the
     /// spares back before anything else finds no descriptor: the runtime cannot survive that, an accept can.
+    /// A lowered limit is checked against a fresh count: the estimate misses what the process opened since it last
+    /// counted (connections opened on first use), and on io_uring no accept fails to tell (a multishot accept
+    /// keeps the limit it was armed with). When even counting fails, the process is out: the spares go back.
     /// </summary>
     private void WatchLimit()
     {
@@ -170,8 +174,30 @@ public sealed class DescriptorBudget : IDisposable
                 return;
             }
 
+            // Against what this watch saw last: an admission reads the limit too, and must not hide that it came down.
+            var lowered = limit < _watchedLimit;
+            _watchedLimit = limit;
             _limit = limit;
-            if (_spares.Count > 0 && _base + _admitted + (SpareCount / 2) >= limit)
+            if (_spares.Count == 0)
+            {
+                return;
+            }
+
+            var exhausted = false;
+            if (lowered)
+            {
+                if (_countOpen() is { } open)
+                {
+                    _countedAt = _time.GetTimestamp();
+                    _base = Math.Max(0, open - _admitted);
+                }
+                else
+                {
+                    exhausted = true;
+                }
+            }
+
+            if (exhausted || _base + _admitted + SpareCount >= limit)
             {
                 Interlocked.Increment(ref _exhaustions);
                 GiveBackSparesLocked();

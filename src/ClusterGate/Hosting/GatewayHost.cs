@@ -80,7 +80,8 @@ internal sealed partial class GatewayHost
             return 0;
         }
 
-        var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory, transport: transport, descriptors: descriptors);
+        using var metrics = new GatewayMetrics(monitor);
+        var shards = new ShardPortManager(monitor, shardOptions, _loggerFactory, transport: transport, descriptors: descriptors, timings: metrics.Timings);
         AdminServer? admin = null;
         RouterFrontend? router = null;
         try
@@ -105,7 +106,8 @@ internal sealed partial class GatewayHost
                     return await FailAsync([$"router port {_options.RouterPort} (--router-port) is also the shard port of group {clash} (--shard-base-port {_options.ShardBasePort})"], StartupFailed);
                 }
 
-                router = new RouterFrontend(monitor, _options.ToRouterOptions(), _loggerFactory, transport: transport, descriptors: descriptors);
+                router = new RouterFrontend(monitor, _options.ToRouterOptions(), _loggerFactory, transport: transport, descriptors: descriptors, timings: metrics.Timings);
+                metrics.Watch(router.Stats);
                 try
                 {
                     await router.StartAsync(stopping);
@@ -119,7 +121,7 @@ internal sealed partial class GatewayHost
             // Counted again now that the monitor, the transport and every listener hold theirs: the budget was made before
             // them, and when descriptors run short it cannot count (listing /proc/self/fd needs one).
             descriptors.Recount();
-            using var metrics = new GatewayMetrics(monitor, shards, () => router, descriptors);
+            metrics.Observe(shards, () => router, descriptors);
             using var meterProvider = CreateMeterProvider();
             if (_options.AdminPort > 0)
             {

@@ -62,6 +62,43 @@ public sealed class DescriptorBudgetTests
     }
 
     [Fact]
+    public void LimitLowered_ProcessOpenedMoreSinceItCounted_CountedAgainAndSparesGivenBack()
+    {
+        var time = new FakeTimeProvider();
+        long limit = 1000;
+        long open = 50;
+        using var budget = new DescriptorBudget(reserve: 10, time, countOpen: () => open, readLimit: () => limit);
+
+        // Connections opened on first use since the count; then the limit comes down near them, and an admission
+        // reads it first (on io_uring no accept fails to say so).
+        open = 100;
+        limit = 105;
+        if (budget.TryTake(1))
+        {
+            budget.Return(1);
+        }
+
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(1, budget.Exhaustions);
+        Assert.Equal(100 - DescriptorBudget.SpareCount, budget.InUse);
+    }
+
+    [Fact]
+    public void LimitLowered_CannotEvenCount_SparesGivenBack()
+    {
+        var time = new FakeTimeProvider();
+        long limit = 1000;
+        long? open = 50;
+        using var budget = new DescriptorBudget(reserve: 10, time, countOpen: () => open, readLimit: () => limit);
+
+        // Listing /proc/self/fd needs a descriptor: failing to count under a lowered limit means there is none.
+        open = null;
+        limit = 90;
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(1, budget.Exhaustions);
+    }
+
+    [Fact]
     public void Recount_CountUnavailable_KeepsTheLastKnownValues()
     {
         var time = new FakeTimeProvider();

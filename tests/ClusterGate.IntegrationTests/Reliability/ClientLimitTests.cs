@@ -113,6 +113,7 @@ public sealed class ClientLimitTests(RedisClusterFixture fixture, ITestOutputHel
         }
 
         await Task.Delay(TimeSpan.FromSeconds(3), cts.Token);
+        Assert.False(gateway.HasExited, $"the gateway died while short of descriptors; its output:\n{gateway.Output}");
         var cpu = GatewayProcess.CpuTime(gateway.Pid) - cpuBefore;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"gateway CPU while short of descriptors: {cpu.TotalMilliseconds:0} ms"));
         Assert.False(gateway.HasExited, gateway.Output);

@@ -56,6 +56,12 @@ internal struct PendingCommand
 
     public PendingFlags Flags;
 
+    /// <summary>A sampled command's read from the client (<see cref="System.Diagnostics.Stopwatch"/> timestamp); 0 when not timed.</summary>
+    public long ReadAt;
+
+    /// <summary>A sampled command's hand-over to the backend connection.</summary>
+    public long SentAt;
+
     /// <summary>Redis flags the command read-only: safe to resend when its outcome is unknown.</summary>
     public readonly bool IsReadOnly => (Flags & PendingFlags.ReadOnly) != 0;
 

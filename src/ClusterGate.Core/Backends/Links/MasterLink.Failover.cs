@@ -170,47 +170,67 @@ internal sealed partial class MasterLink
         var deadline = time.GetUtcNow() + options.HoldTimeout;
         string? failedNode = null;
         var failedVersion = -1L;
-        while (!_stopping && !_aborted.IsCancellationRequested)
+        var waiting = false;
+        var acquired = false;
+        try
         {
-            var next = _masters.NextChangeAsync(_aborted.Token);
-            if (_masters.ConfirmedMaster(_groupId, out var version) is { } master
-                && !(master.NodeId == failedNode && version == failedVersion)
-                && !(master.NodeId == avoidNode && version <= lostAt))
+            while (!_stopping && !_aborted.IsCancellationRequested)
             {
+                var next = _masters.NextChangeAsync(_aborted.Token);
+                if (_masters.ConfirmedMaster(_groupId, out var version) is { } master
+                    && !(master.NodeId == failedNode && version == failedVersion)
+                    && !(master.NodeId == avoidNode && version <= lostAt))
+                {
+                    try
+                    {
+                        var backend = await _connector.ConnectAsync(master.NodeId, master.Connect, options.ConnectTimeout, _aborted.Token);
+                        Volatile.Write(ref _backend, backend);
+                        Interlocked.Increment(ref _connections);
+                        _replyScan.Reset();
+                        WriteReplay(backend);
+                        await backend.Output.FlushAsync(_aborted.Token);
+                        LogConnected(master.Connect.ToString());
+                        Wake();
+                        acquired = true;
+                        return true;
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !_aborted.IsCancellationRequested)
+                    {
+                        Volatile.Write(ref _backend, null);
+                        failedNode = master.NodeId;
+                        failedVersion = version;
+                        _masters.RequestRefresh($"connect to master {master.Connect} failed: {ex.Message}");
+                    }
+                }
+
+                var remaining = deadline - time.GetUtcNow();
+                if (remaining <= TimeSpan.Zero)
+                {
+                    break;
+                }
+
+                if (!waiting)
+                {
+                    // The client's commands are held from here until a master is confirmed (or the hold time ends).
+                    waiting = true;
+                    options.Stats?.BeginWaitForMaster();
+                }
+
                 try
                 {
-                    var backend = await _connector.ConnectAsync(master.NodeId, master.Connect, options.ConnectTimeout, _aborted.Token);
-                    Volatile.Write(ref _backend, backend);
-                    Interlocked.Increment(ref _connections);
-                    _replyScan.Reset();
-                    WriteReplay(backend);
-                    await backend.Output.FlushAsync(_aborted.Token);
-                    LogConnected(master.Connect.ToString());
-                    Wake();
-                    return true;
+                    await next.WaitAsync(remaining, time, _aborted.Token);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !_aborted.IsCancellationRequested)
+                catch (TimeoutException)
                 {
-                    Volatile.Write(ref _backend, null);
-                    failedNode = master.NodeId;
-                    failedVersion = version;
-                    _masters.RequestRefresh($"connect to master {master.Connect} failed: {ex.Message}");
+                    break;
                 }
             }
-
-            var remaining = deadline - time.GetUtcNow();
-            if (remaining <= TimeSpan.Zero)
+        }
+        finally
+        {
+            if (waiting)
             {
-                break;
-            }
-
-            try
-            {
-                await next.WaitAsync(remaining, time, _aborted.Token);
-            }
-            catch (TimeoutException)
-            {
-                break;
+                options.Stats?.EndWaitForMaster(_groupId, acquired);
             }
         }
 

@@ -137,6 +137,12 @@ internal sealed partial class MasterLink
             _clientDone = true;
         }
 
+        if (_sampleReadAt != 0)
+        {
+            _options.Stats?.Record(_sampleReadAt, _sampleSentAt, _sampleRepliedAt);
+            _sampleReadAt = 0;
+        }
+
         if (corrupt)
         {
             LogBackendLost(backend.Endpoint.ToString(), "malformed reply");
@@ -223,6 +229,11 @@ internal sealed partial class MasterLink
                 break;
             }
 
+            if (head.ReadAt != 0)
+            {
+                NoteTimed(in head);
+            }
+
             Recycle(in head);
             _pending.DequeueHead();
             offset += length;
@@ -276,6 +287,11 @@ internal sealed partial class MasterLink
         head.RepliesLeft--;
         if (head.RepliesLeft <= 0 || isError)
         {
+            if (head.ReadAt != 0)
+            {
+                NoteTimed(in head);
+            }
+
             Recycle(in head);
             _pending.DequeueHead();
         }
@@ -308,8 +324,24 @@ internal sealed partial class MasterLink
         }
     }
 
+    /// <summary>Pump: a timed command's reply was read; its latency is recorded once the batch is flushed to the client.</summary>
+    private void NoteTimed(in PendingCommand head)
+    {
+        if (_sampleReadAt == 0)
+        {
+            _sampleReadAt = head.ReadAt;
+            _sampleSentAt = head.SentAt;
+            _sampleRepliedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+    }
+
     private async Task<bool> FlushClientAsync(PipeWriter output)
     {
+        if (_options.Stats is { } stats && output.CanGetUnflushedBytes)
+        {
+            stats.BytesOut.Add(output.UnflushedBytes);
+        }
+
         try
         {
             var flush = await output.FlushAsync();

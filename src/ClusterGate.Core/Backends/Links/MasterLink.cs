@@ -52,6 +52,11 @@ internal sealed partial class MasterLink : IAsyncDisposable
     private volatile bool _moveRequested;
     private bool _quitReplied;
 
+    // Pump: a timed command answered in the batch being written, until the flush records it.
+    private long _sampleReadAt;
+    private long _sampleSentAt;
+    private long _sampleRepliedAt;
+
     public MasterLink(int groupId, long sessionId, IMasterDirectory masters, IBackendConnector connector, MasterLinkOptions options, ILogger logger, TimeProvider time)
     {
         _groupId = groupId;

@@ -15,4 +15,7 @@ internal sealed record MasterLinkOptions
     public string? User { get; init; }
 
     public string? Password { get; init; }
+
+    /// <summary>Where the link counts its waits for a master and records sampled commands' latency.</summary>
+    public Observability.FrontendStats? Stats { get; init; }
 }

@@ -55,6 +55,9 @@ internal sealed class SharedConnection : IBatchFlush
 
     public bool IsDead => Volatile.Read(ref _dead);
 
+    /// <summary>Connected (and authenticated) to its node; false while it connects.</summary>
+    public bool IsConnected => Volatile.Read(ref _connection) is not null;
+
     /// <summary>Closed by the gateway because no reply came within the reply timeout.</summary>
     public bool Stalled => _stalled;
 
@@ -207,6 +210,11 @@ internal sealed class SharedConnection : IBatchFlush
 
         _inFlight.Enqueue(request);
         _unflushed++;
+        if (request.Timed)
+        {
+            request.SentAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+
         output.Write(request.Bytes.Span);
         _dirty = true;
     }

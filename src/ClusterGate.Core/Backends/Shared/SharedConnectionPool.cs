@@ -37,6 +37,37 @@ internal sealed class SharedConnectionPool
         }
     }
 
+    /// <summary>The pool's connections by state now, for the metrics.</summary>
+    public (int Connected, int Connecting) CountStates()
+    {
+        var connected = 0;
+        var connecting = 0;
+        lock (_gate)
+        {
+            foreach (var connections in _pool.Values)
+            {
+                foreach (var connection in connections)
+                {
+                    if (connection is null || connection.IsDead)
+                    {
+                        continue;
+                    }
+
+                    if (connection.IsConnected)
+                    {
+                        connected++;
+                    }
+                    else
+                    {
+                        connecting++;
+                    }
+                }
+            }
+        }
+
+        return (connected, connecting);
+    }
+
     public void Remove(SharedConnection connection)
     {
         lock (_gate)

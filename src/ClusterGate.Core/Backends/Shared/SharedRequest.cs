@@ -16,6 +16,12 @@ internal abstract class SharedRequest
 
     /// <summary>The RESP version the reply must be in: the connection speaks it (HELLO 3 at connect).</summary>
     public int Protocol { get; set; } = 2;
+
+    /// <summary>Timed for the latency metrics: <see cref="SentAt"/> is taken when it is written to a connection.</summary>
+    public virtual bool Timed => false;
+
+    /// <summary>When a timed request was last written to a connection (<see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public long SentAt { get; set; }
 }
 
 /// <summary>Who a shared connection reports to: replies in order, its loss, a failed connect.</summary>

@@ -33,8 +33,22 @@ internal sealed class ReplySlot : IReplySink
 
     public int Length => _length;
 
+    /// <summary>Timed for the latency metrics (one command in a sampled read): when it was read; else 0.</summary>
+    public long ReadAt { get; set; }
+
+    /// <summary>A timed command's request written to its backend connection, and its reply read from it.</summary>
+    public long SentAt { get; private set; }
+
+    public long RepliedAt { get; private set; }
+
     public void Complete(RoutedCommand request, in ReadOnlySequence<byte> reply, ReplyBatch? batch)
     {
+        if (ReadAt != 0)
+        {
+            SentAt = request.SentAt;
+            RepliedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+
         // Next in the client's order and nobody writing: straight from the backend's buffer to the client.
         // A client that left gets nothing; the reply is not even copied.
         if (_session.IsClosed || _session.TryWriteNow(this, reply, batch))

@@ -17,8 +17,10 @@ internal sealed class RouterContext
     private readonly Lock _gate = new();
     private readonly Dictionary<int, int> _linksPerGroup = [];
 
-    public RouterContext(CommandDispatcher dispatcher, RouterOptions options, ILogger logger, TimeProvider timeProvider, IBackendConnector connector, DescriptorBudget descriptors)
+    public RouterContext(
+        CommandDispatcher dispatcher, RouterOptions options, ILogger logger, TimeProvider timeProvider, IBackendConnector connector, DescriptorBudget descriptors, Observability.FrontendStats stats)
     {
+        Stats = stats;
         Dispatcher = dispatcher;
         Options = options;
         Logger = logger;
@@ -34,6 +36,7 @@ internal sealed class RouterContext
             MaxInFlight = options.MaxPendingPerSession,
             User = options.User,
             Password = options.Password,
+            Stats = stats,
         };
     }
 
@@ -59,8 +62,8 @@ internal sealed class RouterContext
     /// <summary>The generated table merged with the cluster's own <c>COMMAND</c> at start.</summary>
     public CommandCatalog Commands { get; set; } = CommandCatalog.Default;
 
-    /// <summary>Commands received from router clients, for the metrics.</summary>
-    public Observability.StripedCounter CommandCount { get; } = new();
+    /// <summary>Commands, bytes, waits and latency of router clients, for the metrics.</summary>
+    public Observability.FrontendStats Stats { get; }
 
     /// <summary>The cluster's Redis version (INFO server), for HELLO.</summary>
     public string? ServerVersion { get; set; }

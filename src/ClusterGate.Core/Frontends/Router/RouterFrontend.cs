@@ -39,7 +39,8 @@ public sealed class RouterFrontend : IAsyncDisposable
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
         GatewayTransport? transport = null,
-        DescriptorBudget? descriptors = null)
+        DescriptorBudget? descriptors = null,
+        Observability.CommandTimings? timings = null)
     {
         ArgumentNullException.ThrowIfNull(monitor);
         ArgumentNullException.ThrowIfNull(options);
@@ -56,7 +57,7 @@ public sealed class RouterFrontend : IAsyncDisposable
         // A router client holds its own socket only; the backend connections are shared.
         _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 1, descriptors);
         _dispatcher = new CommandDispatcher(monitor, options.ToDispatchOptions(), _connector, loggerFactory.CreateLogger("ClusterGate.Router"), time);
-        _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time, _connector, descriptors)
+        _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time, _connector, descriptors, new Observability.FrontendStats("router", timings))
         {
             ClientList = () => string.Concat((_listener?.Sessions ?? []).OrderBy(s => s.Id).Select(s => RouterCommands.ClientInfoLine(s) + "\n")),
         };
@@ -71,7 +72,22 @@ public sealed class RouterFrontend : IAsyncDisposable
     public long RefusedClients => _admission.Refused;
 
     /// <summary>Commands received from router clients since start.</summary>
-    public long Commands => _context.CommandCount.Value;
+    public long Commands => _context.Stats.Commands.Value;
+
+    /// <summary>Bytes, waits for a master and latency of router clients.</summary>
+    public Observability.FrontendStats Stats => _context.Stats;
+
+    /// <summary>Commands held since start because their group had no master (or the cluster said CLUSTERDOWN/TRYAGAIN).</summary>
+    public long HeldCommands => _dispatcher.HeldTotal;
+
+    /// <summary>Commands held now.</summary>
+    public int HeldNow => _dispatcher.HeldCount;
+
+    /// <summary>The router's shared connections to the masters by state now.</summary>
+    public (int Connected, int Connecting) SharedConnections => _dispatcher.SharedConnections;
+
+    /// <summary>MOVED/ASK redirects the router followed since start.</summary>
+    public long Redirects => _dispatcher.Redirects;
 
     /// <summary>Connections of clients' own (blocking commands, WATCH, subscriptions, MONITOR) open now.</summary>
     public int OwnConnections => _context.OwnConnections;

@@ -11,7 +11,13 @@ internal sealed partial class RouterSession
     public ReplySlot NewSlot()
     {
         var slot = new ReplySlot(this) { Dropped = DropReply() };
-        _context.CommandCount.Increment();
+        _context.Stats.Commands.Increment();
+        if (_sampleReadAt != 0)
+        {
+            slot.ReadAt = _sampleReadAt;
+            _sampleReadAt = 0;
+        }
+
         Interlocked.Increment(ref _slotsPending);
         lock (_gate)
         {
@@ -22,14 +28,14 @@ internal sealed partial class RouterSession
         return slot;
     }
 
+    /// <summary>The output limit of the client's class, as Redis has them: a subscriber's (pubsub), else a normal client's.</summary>
+    private OutputBufferLimit OutputLimit => IsSubscribed ? _context.Options.PubSubOutputLimit : _context.Options.ClientOutputLimit;
+
     /// <summary>
     /// A frame that answers no command (a pub/sub message, a MONITOR line): written at the next frame boundary, in the
     /// order it arrived among the client's replies. Counted like a reply, so a subscriber that does not read is cut
     /// off at its output limit and stops being read meanwhile.
     /// </summary>
-    /// <summary>The output limit of the client's class, as Redis has them: a subscriber's (pubsub), else a normal client's.</summary>
-    private OutputBufferLimit OutputLimit => IsSubscribed ? _context.Options.PubSubOutputLimit : _context.Options.ClientOutputLimit;
-
     public void Push(in ReadOnlySequence<byte> frame)
     {
         var slot = new ReplySlot(this);
@@ -106,9 +112,17 @@ internal sealed partial class RouterSession
         }
 
         _unflushed++;
+        if (slot.ReadAt != 0)
+        {
+            RecordTimed(slot);
+        }
+
         WriteReady(batch is not null ? FlushMode.Defer : FlushMode.Now, batch);
         return true;
     }
+
+    /// <summary>A timed command's reply is written to the client: its latency goes to the metrics.</summary>
+    private void RecordTimed(ReplySlot slot) => _context.Stats.Record(slot.ReadAt, slot.SentAt, slot.RepliedAt);
 
     /// <summary>
     /// A reply was copied into its slot to wait for its turn. A client that does not read makes these pile up:
@@ -252,6 +266,11 @@ internal sealed partial class RouterSession
                         _buffered -= head.Length;
                         head.Return();
                         _unflushed++;
+                        if (head.ReadAt != 0)
+                        {
+                            RecordTimed(head);
+                        }
+
                         if (head.CloseAfter)
                         {
                             _closeAfterFlush = _closed = true;
@@ -305,6 +324,7 @@ internal sealed partial class RouterSession
                 _flushSoon = false;
                 ValueTask<System.IO.Pipelines.FlushResult> flush;
                 var bytes = output.CanGetUnflushedBytes ? output.UnflushedBytes : 0;
+                _context.Stats.BytesOut.Add(bytes);
                 try
                 {
                     flush = output.FlushAsync();

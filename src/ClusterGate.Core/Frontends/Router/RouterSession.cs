@@ -42,6 +42,12 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
     // Bytes of replies copied into slots and not yet written to the client (under _gate), and since when they
     // have been above the soft limit (a TimeProvider timestamp, 0 when below).
     private long _buffered;
+
+    /// <summary>Reads left until one is timed (its first command), when the host records latency.</summary>
+    private int _sampleCountdown = Observability.CommandTimings.SampleEvery;
+
+    /// <summary>When the read being processed is timed, when it arrived; 0 once its first command took it.</summary>
+    private long _sampleReadAt;
     private long _pendingFlushBytes;
     private long _overSoftSince;
     private bool _cutOff;
@@ -216,6 +222,17 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
             var buffer = result.Buffer;
             var consumed = buffer.Start;
             var stop = false;
+            if (_context.Stats.Timed)
+            {
+                // One read in SampleEvery is timed, through its first command (none left from an earlier read).
+                _sampleReadAt = 0;
+                if (--_sampleCountdown <= 0)
+                {
+                    _sampleCountdown = Observability.CommandTimings.SampleEvery;
+                    _sampleReadAt = System.Diagnostics.Stopwatch.GetTimestamp();
+                }
+            }
+
             try
             {
                 if (_stopping)
@@ -248,6 +265,7 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
             }
             finally
             {
+                _context.Stats.BytesIn.Add(buffer.Slice(buffer.Start, consumed).Length);
                 input.AdvanceTo(consumed, buffer.End);
             }
         }

@@ -14,8 +14,10 @@ internal sealed class ShardPortContext
     private readonly Func<int, int?> _portOf;
     private CachedMap? _addressMap;
 
-    public ShardPortContext(TopologyMonitor monitor, ShardPortOptions options, IBackendConnector connector, ILogger logger, TimeProvider timeProvider, Func<int, int?> portOf)
+    public ShardPortContext(
+        TopologyMonitor monitor, ShardPortOptions options, IBackendConnector connector, ILogger logger, TimeProvider timeProvider, Func<int, int?> portOf, Observability.FrontendStats stats)
     {
+        Stats = stats;
         Monitor = monitor;
         Masters = new GroupMasterDirectory(monitor);
         Options = options;
@@ -26,6 +28,7 @@ internal sealed class ShardPortContext
             MaxInFlight = options.MaxPendingPerSession,
             User = options.User,
             Password = options.Password,
+            Stats = stats,
         };
         Connector = connector;
         Logger = logger;
@@ -53,8 +56,8 @@ internal sealed class ShardPortContext
     /// <summary>The generated table merged with the cluster's own <c>COMMAND</c> at start (modules, newer servers).</summary>
     public CommandCatalog Commands { get; set; } = CommandCatalog.Default;
 
-    /// <summary>Commands received from clients on every shard port, for the metrics.</summary>
-    public Observability.StripedCounter CommandCount { get; } = new();
+    /// <summary>Commands, bytes, waits and latency of every shard port, for the metrics.</summary>
+    public Observability.FrontendStats Stats { get; }
 
     public int? PortOf(int groupId) => _portOf(groupId);
 

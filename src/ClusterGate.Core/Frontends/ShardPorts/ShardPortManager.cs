@@ -48,7 +48,8 @@ public sealed partial class ShardPortManager : IAsyncDisposable
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
         GatewayTransport? transport = null,
-        DescriptorBudget? descriptors = null)
+        DescriptorBudget? descriptors = null,
+        Observability.CommandTimings? timings = null)
     {
         ArgumentNullException.ThrowIfNull(monitor);
         ArgumentNullException.ThrowIfNull(options);
@@ -64,7 +65,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
 
         // A shard-port client brings its own backend connection: two descriptors each.
         _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 2, descriptors);
-        _context = new ShardPortContext(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.ShardSession"), _time, PortOf);
+        _context = new ShardPortContext(monitor, options, _connector, loggerFactory.CreateLogger("ClusterGate.ShardSession"), _time, PortOf, new Observability.FrontendStats("shard", timings));
     }
 
     public IReadOnlyList<ShardPortBinding> Bindings =>
@@ -77,7 +78,10 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     public long RefusedClients => _admission.Refused;
 
     /// <summary>Commands received from clients on every shard port since start.</summary>
-    public long Commands => _context.CommandCount.Value;
+    public long Commands => _context.Stats.Commands.Value;
+
+    /// <summary>Bytes, waits for a master and latency of the shard ports' clients.</summary>
+    public Observability.FrontendStats Stats => _context.Stats;
 
     /// <summary>The shard port of a group, once assigned.</summary>
     public int? PortOf(int groupId) => _portByGroup.TryGetValue(groupId, out var port) ? port : null;

@@ -26,6 +26,17 @@ internal sealed partial class ShardSession
             var result = await input.ReadAsync();
             var buffer = result.Buffer;
             var consumed = buffer.Start;
+            if (_context.Stats.Timed)
+            {
+                // One read in SampleEvery is timed, through its first command sent to the master (none left from an earlier read).
+                _sampleReadAt = 0;
+                if (--_sampleCountdown <= 0)
+                {
+                    _sampleCountdown = Observability.CommandTimings.SampleEvery;
+                    _sampleReadAt = System.Diagnostics.Stopwatch.GetTimestamp();
+                }
+            }
+
             try
             {
                 if (_stopping || _link.ClientDone)
@@ -88,6 +99,7 @@ internal sealed partial class ShardSession
             }
             finally
             {
+                _context.Stats.BytesIn.Add(buffer.Slice(buffer.Start, consumed).Length);
                 input.AdvanceTo(consumed, buffer.End);
             }
         }
@@ -247,7 +259,7 @@ internal sealed partial class ShardSession
         BackendConnection? backend)
     {
         var kind = Classify(name, argument, args, out var replies, out var readOnly);
-        _context.CommandCount.Increment();
+        _context.Stats.Commands.Increment();
         if (_link.State.MultiAborted)
         {
             _link.EnqueueLocal(kind switch
@@ -276,6 +288,13 @@ internal sealed partial class ShardSession
             RepliesLeft = replies,
             Flags = PendingFlags.HoldsCredit | (readOnly ? PendingFlags.ReadOnly : PendingFlags.None),
         };
+
+        if (_sampleReadAt != 0)
+        {
+            pending.ReadAt = _sampleReadAt;
+            pending.SentAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            _sampleReadAt = 0;
+        }
 
         if (frameSequence.IsEmpty)
         {

@@ -36,6 +36,12 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[] _lastName = new byte[32];
     private int _lastNameLength;
+
+    /// <summary>Reads left until one is timed (its first command), when the host records latency.</summary>
+    private int _sampleCountdown = Observability.CommandTimings.SampleEvery;
+
+    /// <summary>When the read being processed is timed, when it arrived; 0 once its first command took it.</summary>
+    private long _sampleReadAt;
     private CommandTraits _lastTraits;
 
     /// <summary>The client closed or reset its connection (not QUIT, not a protocol error, not a shutdown).</summary>

@@ -26,6 +26,8 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
     private readonly SlotRouter _router = new();
     private readonly SharedConnectionPool _pool;
     private readonly HeldCommands _held;
+    private long _heldTotal;
+    private long _redirects;
     private readonly ITimer _tick;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _busySeenAt = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
@@ -56,6 +58,15 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
 
     /// <summary>Commands waiting for a master now.</summary>
     public int HeldCount => _held.Count;
+
+    /// <summary>Commands held since start (each once, however many snapshots it waited through).</summary>
+    public long HeldTotal => Interlocked.Read(ref _heldTotal);
+
+    /// <summary>The shared connections to the masters by state now.</summary>
+    public (int Connected, int Connecting) SharedConnections => _pool.CountStates();
+
+    /// <summary>MOVED/ASK redirects followed since start.</summary>
+    public long Redirects => Interlocked.Read(ref _redirects);
 
     /// <summary>
     /// Routes a command. Returns the connection it was written to (flush it at the end of the caller's batch), or
@@ -287,6 +298,7 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
         var snapshot = _monitor.Current;
         var node = SlotRouter.FindByAnnounced(snapshot, decision.Target);
         request.Redirects++;
+        Interlocked.Increment(ref _redirects);
         if (!decision.IsAsk)
         {
             _monitor.RequestRefresh("router: MOVED");
@@ -412,6 +424,12 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
         if (!_held.TryHold(request, error, out var first))
         {
             return false;
+        }
+
+        if (!request.WasHeld)
+        {
+            request.WasHeld = true;
+            Interlocked.Increment(ref _heldTotal);
         }
 
         if (first)

@@ -11,4 +11,7 @@ internal interface IReplySink
     /// dispatcher (no batch: write and flush now); must not block.
     /// </summary>
     void Complete(RoutedCommand request, in ReadOnlySequence<byte> reply, ReplyBatch? batch);
+
+    /// <summary>When the command is timed for the latency metrics, when it was read from the client; else 0.</summary>
+    long ReadAt => 0;
 }

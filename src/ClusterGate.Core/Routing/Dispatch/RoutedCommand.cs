@@ -35,6 +35,11 @@ internal sealed class RoutedCommand : SharedRequest
 
     public override ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, Length);
 
+    public override bool Timed => Sink.ReadAt != 0;
+
+    /// <summary>Counted once in the held commands, however many snapshots it waits through.</summary>
+    public bool WasHeld { get; set; }
+
     public int Length { get; private set; }
 
     /// <summary>The hash slot, or -1 for a command sent to a chosen node (keyless, fan-out).</summary>

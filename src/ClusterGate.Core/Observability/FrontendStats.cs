@@ -1,0 +1,56 @@
+using System.Diagnostics;
+
+namespace ClusterGate.Core.Observability;
+
+/// <summary>
+/// What one frontend (the shard ports, or the router) counts for the metrics: bumped on the relay's path with striped
+/// counters, read when a collector asks. Latency goes to <see cref="CommandTimings"/> when the host gave one.
+/// </summary>
+public sealed class FrontendStats(string frontend, CommandTimings? timings = null)
+{
+    private long _waitingForMaster;
+
+    /// <summary>"shard" or "router": the tag the metrics carry.</summary>
+    public string Frontend { get; } = frontend;
+
+    /// <summary>Commands received from clients.</summary>
+    public StripedCounter Commands { get; } = new();
+
+    /// <summary>Bytes read from clients.</summary>
+    public StripedCounter BytesIn { get; } = new();
+
+    /// <summary>Bytes written to clients.</summary>
+    public StripedCounter BytesOut { get; } = new();
+
+    /// <summary>Connections (client sessions, or the router's own links) waiting now for their group to have a master.</summary>
+    public long WaitingForMaster => Interlocked.Read(ref _waitingForMaster);
+
+    /// <summary>Connections that waited for a master since start (each wait counted once).</summary>
+    public StripedCounter MasterWaits { get; } = new();
+
+    /// <summary>True when latency is recorded: callers sample only then.</summary>
+    public bool Timed => timings is not null;
+
+    public void BeginWaitForMaster()
+    {
+        Interlocked.Increment(ref _waitingForMaster);
+        MasterWaits.Increment();
+    }
+
+    /// <summary>A wait ended: <paramref name="reached"/> when the connection reached the group's master (traffic resumed).</summary>
+    public void EndWaitForMaster(int groupId, bool reached)
+    {
+        Interlocked.Decrement(ref _waitingForMaster);
+        if (reached)
+        {
+            MasterReached?.Invoke(groupId);
+        }
+    }
+
+    /// <summary>A connection that waited for a group's master reached it (the failover metrics' "traffic resumed").</summary>
+    public event Action<int>? MasterReached;
+
+    /// <summary>Records one sampled command; <paramref name="writtenAt"/> 0 means now.</summary>
+    public void Record(long readAt, long sentAt, long repliedAt, long writtenAt = 0) =>
+        timings?.Record(Frontend, readAt, sentAt, repliedAt, writtenAt == 0 ? Stopwatch.GetTimestamp() : writtenAt);
+}
