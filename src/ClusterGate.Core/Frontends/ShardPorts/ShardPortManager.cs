@@ -217,6 +217,15 @@ public sealed partial class ShardPortManager : IAsyncDisposable
                 LogListenerStopped(listener.GroupId, listener.Port);
             }
         }
+
+        // A group gone before its port could be bound no longer needs one: /readyz must not wait for it.
+        foreach (var groupId in _bindFailures.Keys)
+        {
+            if (snapshot.GroupById(groupId) is null)
+            {
+                _bindFailures.TryRemove(groupId, out _);
+            }
+        }
     }
 
     private int AssignPort(ShardGroup group)
