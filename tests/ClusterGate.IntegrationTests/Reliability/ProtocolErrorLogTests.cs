@@ -1,48 +1,66 @@
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using ClusterGate.IntegrationTests.Infrastructure;
+using ClusterGate.IntegrationTests.Router;
 using ClusterGate.IntegrationTests.ShardPorts;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace ClusterGate.IntegrationTests.Router;
+namespace ClusterGate.IntegrationTests.Reliability;
 
 /// <summary>
 /// A client opening many connections that each send garbage does not flood the log: client protocol errors are
-/// logged at most a set number of times per interval, and the next one logged says how many were left out.
+/// logged at most a set number of times per interval per frontend, and the next one logged says how many were left out.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed partial class RouterProtocolErrorLogTests(RedisClusterFixture fixture, ITestOutputHelper output)
+public sealed partial class ProtocolErrorLogTests(RedisClusterFixture fixture, ITestOutputHelper output)
 {
     private static readonly TimeSpan TestBound = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan ReplyBound = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(3);
 
     [Fact]
-    public async Task ManyMalformedConnections_AtMostLimitLoggedThenSuppressedCount()
+    public async Task RouterPort_ManyMalformedConnections_AtMostLimitLoggedThenSuppressedCount()
     {
         using var cts = new CancellationTokenSource(TestBound);
         var recording = new RecordingOutput(output);
         using var log = new TestOutputLoggerProvider(recording);
-        var interval = TimeSpan.FromSeconds(3);
         await using var gateway = await RouterGateway.StartAsync(
-            fixture.Cluster, log, o => (o.ProtocolErrorLogLimit, o.ProtocolErrorLogInterval) = (10, interval), cts.Token);
+            fixture.Cluster, log, o => (o.ProtocolErrorLogLimit, o.ProtocolErrorLogInterval) = (10, Interval), cts.Token);
 
+        await AssertLimitedAsync(gateway.Port, recording, cts.Token);
+    }
+
+    [Fact]
+    public async Task ShardPort_ManyMalformedConnections_AtMostLimitLoggedThenSuppressedCount()
+    {
+        using var cts = new CancellationTokenSource(TestBound);
+        var recording = new RecordingOutput(output);
+        using var log = new TestOutputLoggerProvider(recording);
+        await using var gateway = await ShardGateway.StartAsync(
+            fixture.Cluster, log, o => (o.ProtocolErrorLogLimit, o.ProtocolErrorLogInterval) = (10, Interval), cts.Token);
+
+        await AssertLimitedAsync(gateway.Ports[0], recording, cts.Token);
+    }
+
+    private static async Task AssertLimitedAsync(int port, RecordingOutput recording, CancellationToken ct)
+    {
         var started = DateTime.UtcNow;
         for (var i = 0; i < 200; i++)
         {
-            await SendGarbageAsync(gateway.Port, cts.Token);
+            await SendGarbageAsync(port, ct);
         }
 
-        Assert.True(DateTime.UtcNow - started < interval, "200 connections took longer than the interval; the count below would not hold");
+        Assert.True(DateTime.UtcNow - started < Interval, "200 connections took longer than the interval; the count below would not hold");
         Assert.Equal(10, ProtocolErrorLines(recording).Count);
 
-        await Task.Delay(interval, cts.Token);
-        await SendGarbageAsync(gateway.Port, cts.Token);
+        await Task.Delay(Interval, ct);
+        await SendGarbageAsync(port, ct);
         await RedisCluster.WaitUntilAsync(
             _ => Task.FromResult(ProtocolErrorLines(recording).Count == 11),
             ReplyBound,
             "the first protocol error of the next interval in the log",
-            ct: cts.Token);
+            ct: ct);
         var lines = ProtocolErrorLines(recording);
         Assert.All(lines.Take(10), l => Assert.Contains("(0 more before this one not logged)", l, StringComparison.Ordinal));
         Assert.Contains("(190 more before this one not logged)", lines[10], StringComparison.Ordinal);
