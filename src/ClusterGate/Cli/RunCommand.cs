@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using ClusterGate.Configuration;
 using ClusterGate.Hosting;
+using Microsoft.Extensions.Configuration;
 
 namespace ClusterGate.Cli;
 
@@ -33,10 +34,16 @@ internal static class RunCommand
         var password = CommonOptions.Password();
         var config = new Option<string?>("--config") { Description = "JSON settings file (see clustergate.sample.json). Environment variables CLUSTERGATE__<Key> override it; options override both." };
         var logLevel = new Option<string?>("--log-level") { Description = "Verbose, Debug, Information (default), Warning, Error, Fatal." };
+        var logLevelFor = new Option<string[]>("--log-level-for")
+        {
+            Description = "SOURCE=LEVEL: the level of one log source, by the name its lines show (TopologyMonitor=Debug) or a namespace (ClusterGate.Core.Topology=Debug). Repeat for more sources.",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
         var command = new Command("run", "Run the gateway: one shard port per master-replica group, following failovers, and optionally a router port.")
         {
             seeds, bind, announce, basePort, noRewrite, adminPort, routerPort, ioThreads, transport, holdTimeout, maxClients, routerMaxClients, replyTimeout, outputLimit, pubsubLimit, otlp, seq, logFile,
-            user, password, config, logLevel,
+            user, password, config, logLevel, logLevelFor,
         };
 
         command.SetAction(async (parse, _) =>
@@ -79,7 +86,22 @@ internal static class RunCommand
                 Set(nameof(GatewayOptions.RewriteRedirects), "false");
             }
 
+            var flagProblems = new List<string>();
+            foreach (var item in parse.GetValue(logLevelFor) ?? [])
+            {
+                var equals = item.IndexOf('=', StringComparison.Ordinal);
+                var source = equals > 0 ? item[..equals].Trim() : "";
+                if (source.Length == 0 || source.Contains(':', StringComparison.Ordinal))
+                {
+                    flagProblems.Add($"--log-level-for '{item}': expected SOURCE=LEVEL, e.g. TopologyMonitor=Debug");
+                    continue;
+                }
+
+                Set(ConfigurationPath.Combine(nameof(GatewayOptions.LogLevels), source), item[(equals + 1)..].Trim());
+            }
+
             var (options, problems) = Load(parse.GetValue(config), overrides);
+            problems.InsertRange(0, flagProblems);
             if (problems.Count > 0)
             {
                 foreach (var problem in problems)
@@ -137,7 +159,7 @@ internal static class RunCommand
 
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var loggerFactory = HostLogging.CreateLoggerFactory(options.LogLevel, options.SeqUrl, options.LogFile);
+        using var loggerFactory = HostLogging.CreateLoggerFactory(options.LogLevel, options.LogLevels, options.SeqUrl, options.LogFile);
         return await new GatewayHost(options, loggerFactory, error).RunAsync(stop.Token);
     }
 }

@@ -41,6 +41,7 @@ public static class GatewayConfiguration
         [nameof(GatewayOptions.Password)] = "--password",
         [nameof(GatewayOptions.Topology)] = null,
         [nameof(GatewayOptions.LogLevel)] = "--log-level",
+        [nameof(GatewayOptions.LogLevels)] = "--log-level-for",
     };
 
     private static readonly HashSet<string> TopologyKeys = new(StringComparer.OrdinalIgnoreCase)
@@ -153,6 +154,18 @@ public static class GatewayConfiguration
             if (reachable is not null)
             {
                 options.AddressMap[announced] = reachable;
+            }
+        }
+
+        foreach (var source in configuration.GetSection(nameof(GatewayOptions.LogLevels)).GetChildren())
+        {
+            if (source.Value is { } level)
+            {
+                options.LogLevels[source.Key] = level;
+            }
+            else
+            {
+                problems.Add($"{source.Path}: not a level name; LogLevels maps a source to a level, e.g. {{\"TopologyMonitor\": \"Debug\"}}");
             }
         }
 

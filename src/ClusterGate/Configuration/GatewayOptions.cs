@@ -90,6 +90,12 @@ public sealed class GatewayOptions
     public string LogLevel { get; set; } = "Information";
 
     /// <summary>
+    /// Source → level, over <see cref="LogLevel"/> for that source. A source is the short name a log line shows
+    /// (<c>TopologyMonitor</c>, <c>ShardSession</c>) or a full category or namespace (<c>ClusterGate.Core.Topology</c>).
+    /// </summary>
+    public Dictionary<string, string> LogLevels { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
     /// The announce host, defaulting to the bind address; a wildcard bind announces 127.0.0.1
     /// because a wildcard is not an address a client can connect to.
     /// </summary>

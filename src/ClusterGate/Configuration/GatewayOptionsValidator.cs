@@ -175,6 +175,14 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Problem(nameof(options.LogLevel), $"'{options.LogLevel}' is not one of {string.Join(", ", LogLevels)}");
         }
 
+        foreach (var (source, level) in options.LogLevels)
+        {
+            if (!LogLevels.Contains(level, StringComparer.OrdinalIgnoreCase))
+            {
+                Problem(nameof(options.LogLevels), $"'{level}' for source '{source}' is not one of {string.Join(", ", LogLevels)}");
+            }
+        }
+
         return problems;
 
         void Positive(string key, TimeSpan value)

@@ -3,6 +3,7 @@ using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Json;
 using Serilog.Extensions.Logging;
+using ILoggerFactory = Microsoft.Extensions.Logging.ILoggerFactory;
 
 namespace ClusterGate.Hosting;
 
@@ -11,13 +12,14 @@ internal static class HostLogging
 {
     private const string OutputTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {Source}: {Message:lj}{NewLine}{Exception}";
 
-    public static SerilogLoggerFactory CreateLoggerFactory(string level, string? seqUrl = null, string? logFile = null)
+    /// <param name="level">The level of every source not in <paramref name="sourceLevels"/>.</param>
+    /// <param name="sourceLevels">Source (short or full name, see <see cref="SourceLevels"/>) → level.</param>
+    public static ILoggerFactory CreateLoggerFactory(string level, IReadOnlyDictionary<string, string>? sourceLevels = null, string? seqUrl = null, string? logFile = null)
     {
-        var minimum = ParseLevel(level);
+        var levels = new SourceLevels(ParseLevel(level), sourceLevels);
         var configuration = new LoggerConfiguration()
-            .MinimumLevel.Is(minimum)
-            // Kestrel's per-request lines are noise for an admin port; keep its warnings.
-            .MinimumLevel.Override("Microsoft", (LogEventLevel)Math.Max((int)minimum, (int)LogEventLevel.Warning))
+            // Serilog lets the most detailed source level through; each logger holds its own source to its level.
+            .MinimumLevel.Is(levels.Lowest)
             .Enrich.With<ShortSourceContext>()
             // Relay code logs on the socket event threads (a backend lost, a session moved), which must
             // never block: the console is written by a background worker. When its buffer is full, events
@@ -42,7 +44,7 @@ internal static class HostLogging
             configuration = configuration.WriteTo.Seq(seqUrl, period: TimeSpan.FromMilliseconds(500));
         }
 
-        return new SerilogLoggerFactory(configuration.CreateLogger(), dispose: true);
+        return new SourceLevelLoggerFactory(new SerilogLoggerFactory(configuration.CreateLogger(), dispose: true), levels);
     }
 
     /// <summary>Accepts Serilog's and Microsoft.Extensions.Logging's level names; validated before this.</summary>

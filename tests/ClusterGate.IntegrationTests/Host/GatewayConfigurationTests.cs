@@ -107,6 +107,44 @@ public sealed class GatewayConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Bind_LogLevelsFromEveryLayer_MergedPerSource()
+    {
+        var file = await WriteConfigAsync("""
+            {
+              "Seeds": [ "127.0.0.1:7000" ],
+              "LogLevels": { "TopologyMonitor": "Debug", "ShardSession": "Warning", "ClusterGate.Core.Topology": "Error" }
+            }
+            """);
+        SetEnvironment("CLUSTERGATE__LogLevels__ShardSession", "Error");
+        SetEnvironment("CLUSTERGATE__LogLevels__Microsoft.AspNetCore", "Information");
+
+        var options = Load(file, new() { ["LogLevels:RouterSession"] = "Verbose" });
+
+        Assert.Equal("Debug", options.LogLevels["topologymonitor"]);                // file; source names ignore case
+        Assert.Equal("Error", options.LogLevels["ShardSession"]);                   // environment over file
+        Assert.Equal("Error", options.LogLevels["ClusterGate.Core.Topology"]);      // a namespace, dots kept
+        Assert.Equal("Information", options.LogLevels["Microsoft.AspNetCore"]);
+        Assert.Equal("Verbose", options.LogLevels["RouterSession"]);                // command line
+        Assert.Equal(5, options.LogLevels.Count);
+    }
+
+    [Fact]
+    public async Task Bind_LogLevelsBadLevelOrNested_OneProblemEachNamingTheSetting()
+    {
+        var file = await WriteConfigAsync("""
+            { "Seeds": [ "127.0.0.1:7000" ], "LogLevels": { "TopologyMonitor": "chatty", "ShardSession": { "Level": "Debug" } } }
+            """);
+
+        var problems = new List<string>();
+        var options = GatewayConfiguration.Bind(GatewayConfiguration.Build(file, [], problems), problems);
+        problems.AddRange(GatewayOptionsValidator.Collect(options));
+
+        Assert.Equal(2, problems.Count);
+        Assert.Contains(problems, p => p.StartsWith("LogLevels (--log-level-for): 'chatty' for source 'TopologyMonitor'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("LogLevels:ShardSession: not a level name", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void EffectiveAnnounceHost_WildcardBind_Loopback()
     {
         Assert.Equal("127.0.0.1", new GatewayOptions { Bind = "0.0.0.0" }.EffectiveAnnounceHost);

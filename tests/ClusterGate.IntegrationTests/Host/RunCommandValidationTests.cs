@@ -124,6 +124,20 @@ public sealed class RunCommandValidationTests : IDisposable
         AssertHasLine(Lines(stderr), "--io-threads", "not between 0 (automatic) and 256");
     }
 
+    [Fact]
+    public async Task RunAsync_BadLogLevelFor_ExitCode2NamingTheOptionAndSource()
+    {
+        var (exitCode, _, stderr) = await RunAsync(
+            "run", "--seed", "127.0.0.1:7000", "--log-level-for", "TopologyMonitor=Loud", "--log-level-for", "ShardSession", "--log-level-for", "=Debug");
+
+        Assert.Equal(2, exitCode);
+        var lines = Lines(stderr);
+        AssertHasLine(lines, "--log-level-for", "'Loud' for source 'TopologyMonitor'");
+        AssertHasLine(lines, "--log-level-for 'ShardSession'", "expected SOURCE=LEVEL");
+        AssertHasLine(lines, "--log-level-for '=Debug'", "expected SOURCE=LEVEL");
+        Assert.Equal(3, lines.Count);
+    }
+
     [Theory]
     [InlineData(0, 1, 1)]
     [InlineData(0, 2, 1)]

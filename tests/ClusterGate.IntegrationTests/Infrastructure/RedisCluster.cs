@@ -25,13 +25,15 @@ public sealed partial class RedisCluster : IAsyncDisposable
     private readonly string _redisCli;
     private readonly ProcessReaper _reaper;
     private readonly List<RedisNodeProcess> _nodes;
+    private readonly string? _password;
     private readonly Dictionary<int, (string Id, string Slots, long SegfaultTimestamp)> _killedMasters = [];
     private readonly HashSet<int> _paused = [];
     private int _disposed;
 
-    private RedisCluster(string directory, string redisServer, string redisCli, ProcessReaper reaper, List<RedisNodeProcess> nodes)
+    private RedisCluster(string directory, string redisServer, string redisCli, ProcessReaper reaper, List<RedisNodeProcess> nodes, string? password)
     {
         Directory = directory;
+        _password = password;
         _redisServer = redisServer;
         _redisCli = redisCli;
         _reaper = reaper;
@@ -111,6 +113,7 @@ public sealed partial class RedisCluster : IAsyncDisposable
     public async Task<string> CliAsync(int port, IEnumerable<string> args, CancellationToken ct)
     {
         var all = new List<string> { "-h", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) };
+        all.AddRange(AuthArguments());
         all.AddRange(args);
         var (exitCode, stdout, stderr) = await ProcessRunner.RunAsync(_redisCli, all, CliTimeout, ct);
         if (exitCode != 0)
@@ -225,6 +228,10 @@ public sealed partial class RedisCluster : IAsyncDisposable
         foreach (var node in _nodes)
         {
             node.Dispose();
+            if (_password is not null)
+            {
+                RespProbe.Forget(node.Port);
+            }
         }
 
         // Anything the Process objects lost track of (should be nothing).
@@ -262,10 +269,17 @@ public sealed partial class RedisCluster : IAsyncDisposable
             var node = new RedisNodeProcess(ports[i], ports[NodeCount + i], nodeDir);
             File.WriteAllText(node.ConfigPath, Config(node, options));
             nodes.Add(node);
+            if (options.Password is { } password)
+            {
+                RespProbe.Authenticate(node.Port, password);
+            }
         }
 
-        return new RedisCluster(directory, redisServer, redisCli, reaper, nodes);
+        return new RedisCluster(directory, redisServer, redisCli, reaper, nodes, options.Password);
     }
+
+    /// <summary>redis-cli's AUTH options when the nodes require a password, without its warning on stderr.</summary>
+    private string[] AuthArguments() => _password is null ? [] : ["-a", _password, "--no-auth-warning"];
 
     private static string Config(RedisNodeProcess node, RedisClusterOptions options)
     {
@@ -288,6 +302,12 @@ public sealed partial class RedisCluster : IAsyncDisposable
             pidfile {Path.Combine(node.Directory, "redis.pid")}
             logfile {node.LogPath}
             """);
+        if (options.Password is { } password)
+        {
+            config.AppendLine(CultureInfo.InvariantCulture, $"requirepass {password}");
+            config.AppendLine(CultureInfo.InvariantCulture, $"masterauth {password}");
+        }
+
         foreach (var line in options.ExtraConfig)
         {
             config.AppendLine(line);
@@ -372,6 +392,7 @@ public sealed partial class RedisCluster : IAsyncDisposable
         var args = new List<string> { "--cluster", "create" };
         args.AddRange(_nodes.Select(n => n.Endpoint));
         args.AddRange(["--cluster-replicas", "1", "--cluster-yes"]);
+        args.AddRange(AuthArguments());
         var (exitCode, stdout, stderr) = await ProcessRunner.RunAsync(_redisCli, args, TimeSpan.FromSeconds(60), ct);
         if (exitCode != 0 || !stdout.Contains("All 16384 slots covered", StringComparison.Ordinal))
         {

@@ -11,4 +11,11 @@ public sealed class RedisClusterOptions
 
     /// <summary>Extra <c>redis.conf</c> lines appended to every node's configuration.</summary>
     public IReadOnlyList<string> ExtraConfig { get; init; } = [];
+
+    /// <summary>
+    /// <c>requirepass</c> and <c>masterauth</c> on every node (none by default). The cluster's own probes and redis-cli
+    /// calls authenticate with it, so its helpers work as on an open cluster. Letters and digits only: it is written
+    /// into redis.conf unquoted.
+    /// </summary>
+    public string? Password { get; init; }
 }

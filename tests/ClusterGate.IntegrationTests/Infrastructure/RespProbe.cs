@@ -13,6 +13,14 @@ namespace ClusterGate.IntegrationTests.Infrastructure;
 /// </summary>
 internal static class RespProbe
 {
+    /// <summary>Ports of nodes that require a password (<see cref="RedisClusterOptions.Password"/>): AUTH goes first.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> Passwords = new();
+
+    /// <summary>Every later probe of <paramref name="port"/> authenticates with <paramref name="password"/> first.</summary>
+    public static void Authenticate(int port, string password) => Passwords[port] = password;
+
+    public static void Forget(int port) => Passwords.TryRemove(port, out _);
+
     /// <summary>Sends one command; returns a string (simple/bulk), long (integer), null (nil) or object?[] (array).</summary>
     /// <exception cref="RespErrorException">The node replied with an error.</exception>
     public static async Task<object?> SendAsync(int port, TimeSpan timeout, CancellationToken ct, params string[] args)
@@ -24,8 +32,14 @@ internal static class RespProbe
         {
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
             await using var stream = new NetworkStream(socket, ownsSocket: false);
-            await stream.WriteAsync(Encode(args), cts.Token);
             var reader = new Reader(stream);
+            if (Passwords.TryGetValue(port, out var password))
+            {
+                await stream.WriteAsync(Encode(["AUTH", password]), cts.Token);
+                await reader.ReadAsync(cts.Token);
+            }
+
+            await stream.WriteAsync(Encode(args), cts.Token);
             return await reader.ReadAsync(cts.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)

@@ -14,6 +14,6 @@ internal static partial class RouterLog
     [LoggerMessage(EventId = LogEvents.RouterSessionFailed, Level = LogLevel.Error, Message = "Router session {SessionId} failed")]
     public static partial void SessionFailed(ILogger logger, Exception exception, long sessionId);
 
-    [LoggerMessage(EventId = LogEvents.RouterProtocolError, Level = LogLevel.Information, Message = "Router session {SessionId}: client protocol error, closing: {Error}")]
-    public static partial void ProtocolError(ILogger logger, long sessionId, string error);
+    [LoggerMessage(EventId = LogEvents.RouterProtocolError, Level = LogLevel.Information, Message = "Router session {SessionId} ({RemoteEndPoint}): client protocol error, closing: {Error} ({Suppressed} more before this one not logged)")]
+    public static partial void ProtocolError(ILogger logger, long sessionId, string remoteEndPoint, string error, int suppressed);
 }

@@ -29,6 +29,7 @@ internal sealed class RouterContext
         _descriptors = descriptors;
         Masters = new GroupMasterDirectory(dispatcher.Monitor);
         Lingering = new LingeringWriters(timeProvider);
+        ProtocolErrors = new Observability.LogRateLimiter(options.ProtocolErrorLogLimit, options.ProtocolErrorLogInterval, timeProvider);
         LinkOptions = new MasterLinkOptions
         {
             HoldTimeout = options.HoldTimeout,
@@ -49,6 +50,9 @@ internal sealed class RouterContext
     public TimeProvider TimeProvider { get; }
 
     public LingeringWriters Lingering { get; }
+
+    /// <summary>Client protocol errors are logged through this, so garbage from many clients cannot flood the log.</summary>
+    public Observability.LogRateLimiter ProtocolErrors { get; }
 
     public RespLimits Limits { get; } = RespLimits.Default;
 

@@ -67,6 +67,14 @@ public sealed class RouterOptions
 
     public string? Password { get; set; }
 
+    /// <summary>
+    /// Client protocol errors logged per <see cref="ProtocolErrorLogInterval"/>, across all clients; the rest are
+    /// counted and the count is in the next one logged (<see cref="Observability.LogRateLimiter"/>).
+    /// </summary>
+    public int ProtocolErrorLogLimit { get; set; } = 10;
+
+    public TimeSpan ProtocolErrorLogInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The part of these settings that decides how routed commands are sent, redirected and held.</summary>
     internal DispatchOptions ToDispatchOptions() => new()
     {

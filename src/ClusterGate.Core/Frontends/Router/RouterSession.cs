@@ -330,7 +330,11 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
 
         if (status == RespScanStatus.Error)
         {
-            RouterLog.ProtocolError(_context.Logger, Id, error ?? "?");
+            if (_context.ProtocolErrors.TryAcquire(out var suppressed))
+            {
+                RouterLog.ProtocolError(_context.Logger, Id, RemoteEndPoint, error ?? "?", suppressed);
+            }
+
             var slot = NewSlot();
             slot.CloseAfter = true;
             Answer(slot, GatewayReplies.ProtocolError(error ?? "Protocol error"));

@@ -33,6 +33,7 @@ internal sealed class ShardPortContext
         Connector = connector;
         Logger = logger;
         TimeProvider = timeProvider;
+        ProtocolErrors = new Observability.LogRateLimiter(options.ProtocolErrorLogLimit, options.ProtocolErrorLogInterval, timeProvider);
         _portOf = portOf;
     }
 
@@ -50,6 +51,9 @@ internal sealed class ShardPortContext
     public ILogger Logger { get; }
 
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>Client protocol errors are logged through this, so garbage from many clients cannot flood the log.</summary>
+    public Observability.LogRateLimiter ProtocolErrors { get; }
 
     public RespLimits Limits { get; } = RespLimits.Default;
 

@@ -49,4 +49,12 @@ public sealed class ShardPortOptions
     public string? User { get; set; }
 
     public string? Password { get; set; }
+
+    /// <summary>
+    /// Client protocol errors logged per <see cref="ProtocolErrorLogInterval"/>, across all clients; the rest are
+    /// counted and the count is in the next one logged (<see cref="Observability.LogRateLimiter"/>).
+    /// </summary>
+    public int ProtocolErrorLogLimit { get; set; } = 10;
+
+    public TimeSpan ProtocolErrorLogInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

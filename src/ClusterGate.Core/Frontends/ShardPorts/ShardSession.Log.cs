@@ -11,6 +11,6 @@ internal static partial class ShardSessionLog
     [LoggerMessage(EventId = LogEvents.SessionEnded, Level = LogLevel.Debug, Message = "Session {SessionId} on group {GroupId} ended")]
     public static partial void SessionEnded(ILogger logger, long sessionId, int groupId);
 
-    [LoggerMessage(EventId = LogEvents.ProtocolError, Level = LogLevel.Information, Message = "Session {SessionId}: client protocol error, closing: {Error}")]
-    public static partial void ProtocolError(ILogger logger, long sessionId, string error);
+    [LoggerMessage(EventId = LogEvents.ProtocolError, Level = LogLevel.Information, Message = "Session {SessionId} ({RemoteEndPoint}): client protocol error, closing: {Error} ({Suppressed} more before this one not logged)")]
+    public static partial void ProtocolError(ILogger logger, long sessionId, string remoteEndPoint, string error, int suppressed);
 }

@@ -182,7 +182,11 @@ internal sealed partial class ShardSession
                 if (status == RespScanStatus.Error)
                 {
                     // Like Redis: answer the protocol error, then close once earlier replies are out.
-                    ShardSessionLog.ProtocolError(_logger, Id, error ?? "?");
+                    if (_context.ProtocolErrors.TryAcquire(out var suppressed))
+                    {
+                        ShardSessionLog.ProtocolError(_logger, Id, _client.RemoteEndPoint?.ToString() ?? "?", error ?? "?", suppressed);
+                    }
+
                     _link.EnqueueLocal(GatewayReplies.ProtocolError(error ?? "Protocol error"));
                     processed = reader.Consumed;
                     return new(wroteBackend, WroteLocal: true, MoreCompleteFrames: false, Stop: true);
