@@ -156,7 +156,10 @@ public sealed class TopologyBuilder
                 IsSuspected = suspected.Contains(id),
                 Reachable = selfLineById.ContainsKey(id) || busy.ContainsKey(id),
                 IsBusy = busy.ContainsKey(id),
-                Replication = replicationById.GetValueOrDefault(id) ?? busy.GetValueOrDefault(id)?.Replication,
+                // A node that cannot be asked keeps its last known role (it is down, so nothing is confirmed from it): when
+                // it was only silent at the start of a long script, its -BUSY at the next refresh confirms it again.
+                Replication = replicationById.GetValueOrDefault(id) ?? busy.GetValueOrDefault(id)?.Replication
+                    ?? (down || unreachable.Contains(_mapAddress(announced)) ? previous.NodeById(id)?.Replication : null),
             };
         }
 

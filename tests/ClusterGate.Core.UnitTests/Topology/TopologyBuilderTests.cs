@@ -137,6 +137,23 @@ public sealed class TopologyBuilderTests
     }
 
     [Fact]
+    public void Build_MasterSilentAtTheStartOfALongScriptThenBusy_ConfirmedAgain()
+    {
+        // A script runs: for Redis's busy-reply-threshold the master answers nothing (taken for a crash), then -BUSY.
+        var healthy = _builder.Build(HealthyViews(), TopologySnapshot.Empty, T0);
+        var silent = _builder.Build(HealthyViews().Select(v => v.Self!.Id == A ? Dead(7600) : v).ToList(), healthy, T0.AddSeconds(1));
+        Assert.False(silent.GroupById(0)!.MasterConfirmed);
+
+        var busyView = new NodeView(new NodeEndpoint("127.0.0.1", 7600), null, null, "BUSY Redis is busy running a script.") { Busy = true };
+        var busy = _builder.Build(HealthyViews().Select(v => v.Self!.Id == A ? busyView : v).ToList(), silent, T0.AddSeconds(2));
+
+        var group = busy.GroupById(0)!;
+        Assert.Equal(A, group.RoutableMaster?.Id);
+        Assert.True(group.Master!.IsBusy);
+        Assert.True(group.MasterConfirmed);
+    }
+
+    [Fact]
     public void Build_ReplicaPromoted_SameGroupIdNewMasterMasterChanged()
     {
         var healthy = _builder.Build(HealthyViews(), TopologySnapshot.Empty, T0);

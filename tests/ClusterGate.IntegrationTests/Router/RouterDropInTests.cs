@@ -464,6 +464,10 @@ public sealed class RouterDropInTests(RedisClusterFixture fixture, SharedRouterG
         }
         finally
         {
+            // After a failure a script may still run: killed on the master itself, so it does not stall the tests after this one.
+            await using var direct = await RespClient.ConnectAsync(masterPort, CancellationToken.None);
+            await direct.CallAsync(TimeSpan.FromSeconds(30), CancellationToken.None, "SCRIPT", "KILL");
+
             // On a connection of its own: after a failure, `other` may still have replies unread, and the failure must show.
             await using var restore = await RespClient.ConnectAsync(gateway.Port, CancellationToken.None);
             await restore.CallAsync(TimeSpan.FromSeconds(30), CancellationToken.None, "CONFIG", "SET", "busy-reply-threshold", "5000");
