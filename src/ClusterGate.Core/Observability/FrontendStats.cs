@@ -28,8 +28,20 @@ public sealed class FrontendStats(string frontend, CommandTimings? timings = nul
     /// <summary>Connections that waited for a master since start (each wait counted once).</summary>
     public StripedCounter MasterWaits { get; } = new();
 
-    /// <summary>True when latency is recorded: callers sample only then.</summary>
-    public bool Timed => timings is not null;
+    /// <summary>
+    /// At each client read: when this read is to be timed (one in <see cref="CommandTimings.SampleEvery"/> per
+    /// connection, counted down in <paramref name="countdown"/>), its arrival time; else 0, also when latency is not recorded.
+    /// </summary>
+    public long SampleRead(ref int countdown)
+    {
+        if (timings is null || --countdown > 0)
+        {
+            return 0;
+        }
+
+        countdown = CommandTimings.SampleEvery;
+        return Stopwatch.GetTimestamp();
+    }
 
     public void BeginWaitForMaster()
     {
@@ -50,7 +62,7 @@ public sealed class FrontendStats(string frontend, CommandTimings? timings = nul
     /// <summary>A connection that waited for a group's master reached it (the failover metrics' "traffic resumed").</summary>
     public event Action<int>? MasterReached;
 
-    /// <summary>Records one sampled command; <paramref name="writtenAt"/> 0 means now.</summary>
-    public void Record(long readAt, long sentAt, long repliedAt, long writtenAt = 0) =>
-        timings?.Record(Frontend, readAt, sentAt, repliedAt, writtenAt == 0 ? Stopwatch.GetTimestamp() : writtenAt);
+    /// <summary>Records one sampled command whose reply is written now.</summary>
+    public void Record(long readAt, long sentAt, long repliedAt) =>
+        timings?.Record(Frontend, readAt, sentAt, repliedAt, Stopwatch.GetTimestamp());
 }

@@ -159,7 +159,7 @@ public sealed class TopologyBuilder
                 // A node that cannot be asked keeps its last known role (it is down, so nothing is confirmed from it): when
                 // it was only silent at the start of a long script, its -BUSY at the next refresh confirms it again.
                 Replication = replicationById.GetValueOrDefault(id) ?? busy.GetValueOrDefault(id)?.Replication
-                    ?? (down || unreachable.Contains(_mapAddress(announced)) ? previous.NodeById(id)?.Replication : null),
+                    ?? (down ? previous.NodeById(id)?.Replication : null),
             };
         }
 

@@ -183,20 +183,8 @@ public sealed class DescriptorBudget : IDisposable
                 return;
             }
 
-            var exhausted = false;
-            if (lowered)
-            {
-                if (_countOpen() is { } open)
-                {
-                    _countedAt = _time.GetTimestamp();
-                    _base = Math.Max(0, open - _admitted);
-                }
-                else
-                {
-                    exhausted = true;
-                }
-            }
-
+            // Counting takes a descriptor: when even that fails under a lowered limit, the process is out.
+            var exhausted = lowered && !CountLocked(_time.GetTimestamp());
             if (exhausted || _base + _admitted + SpareCount >= limit)
             {
                 Interlocked.Increment(ref _exhaustions);
@@ -220,12 +208,7 @@ public sealed class DescriptorBudget : IDisposable
         _watch = null;
         lock (_gate)
         {
-            foreach (var spare in _spares)
-            {
-                spare.Dispose();
-            }
-
-            _spares.Clear();
+            GiveBackSparesLocked();
         }
     }
 
@@ -238,10 +221,9 @@ public sealed class DescriptorBudget : IDisposable
             _limit = limit;
         }
 
-        if (count && _countOpen() is { } open)
+        if (count)
         {
-            _countedAt = now;
-            _base = Math.Max(0, open - _admitted);
+            CountLocked(now);
         }
 
         // The spares come back once the process is well inside its limit again.
@@ -249,6 +231,19 @@ public sealed class DescriptorBudget : IDisposable
         {
             _base += TakeSparesLocked();
         }
+    }
+
+    /// <summary>What the process holds apart from admitted clients, counted now; false when it cannot be counted.</summary>
+    private bool CountLocked(long now)
+    {
+        if (_countOpen() is not { } open)
+        {
+            return false;
+        }
+
+        _countedAt = now;
+        _base = Math.Max(0, open - _admitted);
+        return true;
     }
 
     private int TakeSparesLocked()

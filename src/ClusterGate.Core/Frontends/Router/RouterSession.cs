@@ -222,16 +222,8 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
             var buffer = result.Buffer;
             var consumed = buffer.Start;
             var stop = false;
-            if (_context.Stats.Timed)
-            {
-                // One read in SampleEvery is timed, through its first command (none left from an earlier read).
-                _sampleReadAt = 0;
-                if (--_sampleCountdown <= 0)
-                {
-                    _sampleCountdown = Observability.CommandTimings.SampleEvery;
-                    _sampleReadAt = System.Diagnostics.Stopwatch.GetTimestamp();
-                }
-            }
+            // One read in SampleEvery is timed, through its first command (none left from an earlier read).
+            _sampleReadAt = _context.Stats.SampleRead(ref _sampleCountdown);
 
             try
             {
