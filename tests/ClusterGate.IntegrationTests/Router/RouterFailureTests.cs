@@ -457,6 +457,11 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
                 continue;
             }
 
+            if (crashed)
+            {
+                setup.Log.WriteLine($"TEST: SCAN {cursor} -> {page.Items[0].Text} ({page.Items[1].Items!.Count} keys)");
+            }
+
             cursor = page.Items[0].Text!;
             seen.AddRange(page.Items[1].Items!.Select(i => i.Text!));
             var value = ulong.Parse(cursor, CultureInfo.InvariantCulture);

@@ -143,7 +143,8 @@ internal static partial class RouterCommands
         }
 
         // The page's cursor is tagged with the node asked. Had it died, the group's new master answers
-        // instead; its cursor then carries the old tag, so the next page starts the group again there.
+        // instead; its cursor then carries the old tag, so the next page starts the group again there
+        // (also when that answer's cursor is 0: the old node's cursor ended nothing on the new one).
         var pageTag = ((ulong)NodeTag(master.Id) << GroupBits) | (uint)group.Id;
         var nextGroupId = index + 1 < groups.Count ? (ulong)groups[index + 1].Id : 0;
         FanOut(session, slot, [master], _ => new ReadOnlySequence<byte>(writer.WrittenMemory), parts =>
@@ -158,6 +159,13 @@ internal static partial class RouterCommands
             if (next > MaxNodeCursor)
             {
                 return GatewayReplies.ScanCursorTooLarge;
+            }
+
+            // A page the group's new master answered (the command was held through the failover) came from a cursor of
+            // the old one: its 0 does not mean the group is done. The next page starts the group again on the new master.
+            if (next == 0 && session.Context.Dispatcher.Monitor.Current.GroupById(group.Id)?.Master?.Id != master.Id)
+            {
+                next = 1;
             }
 
             var combined = next != 0 ? (next << (GroupBits + TagBits)) | pageTag : nextGroupId;
