@@ -8,6 +8,8 @@ namespace ClusterGate.Core.Observability;
 /// </summary>
 public sealed class FrontendStats(string frontend, CommandTimings? timings = null)
 {
+    /// <summary>Error replies written to clients, by <see cref="Routing.ErrorKind"/>.</summary>
+    private readonly long[] _errors = new long[Enum.GetValues<Routing.ErrorKind>().Length];
     private long _waitingForMaster;
 
     /// <summary>"shard" or "router": the tag the metrics carry.</summary>
@@ -42,6 +44,16 @@ public sealed class FrontendStats(string frontend, CommandTimings? timings = nul
         countdown = CommandTimings.SampleEvery;
         return Stopwatch.GetTimestamp();
     }
+
+    /// <summary>Error replies written to clients since start, by kind (<c>other</c> for every error that is not about routing).</summary>
+    public IEnumerable<(string Kind, long Count)> Errors =>
+        Enum.GetValues<Routing.ErrorKind>().Select(k => (k.ToString().ToLowerInvariant(), Interlocked.Read(ref _errors[(int)k])));
+
+    /// <summary>An error reply (its first bytes decide the kind) is on its way to a client.</summary>
+    internal void CountError(in System.Buffers.ReadOnlySequence<byte> frame) => Interlocked.Increment(ref _errors[(int)Routing.ReplyErrors.Classify(frame)]);
+
+    /// <inheritdoc cref="CountError(in System.Buffers.ReadOnlySequence{byte})"/>
+    internal void CountError(ReadOnlySpan<byte> reply) => Interlocked.Increment(ref _errors[(int)Routing.ReplyErrors.Classify(reply)]);
 
     public void BeginWaitForMaster()
     {

@@ -20,11 +20,19 @@ internal static class ReplyErrors
 {
     public static ErrorKind Classify(in ReadOnlySequence<byte> frame)
     {
+        if (frame.IsSingleSegment)
+        {
+            return Classify(frame.FirstSpan);
+        }
+
         Span<byte> head = stackalloc byte[16];
         var length = (int)Math.Min(frame.Length, head.Length);
         frame.Slice(0, length).CopyTo(head);
-        head = head[..length];
-        return head switch
+        return Classify(head[..length]);
+    }
+
+    public static ErrorKind Classify(ReadOnlySpan<byte> head) =>
+        head switch
         {
             _ when StartsWith(head, "-MOVED "u8) => ErrorKind.Moved,
             _ when StartsWith(head, "-ASK "u8) => ErrorKind.Ask,
@@ -35,7 +43,6 @@ internal static class ReplyErrors
             _ when StartsWith(head, "-LOADING"u8) => ErrorKind.Loading,
             _ => ErrorKind.Other,
         };
-    }
 
     private static bool StartsWith(ReadOnlySpan<byte> span, ReadOnlySpan<byte> prefix) =>
         span.Length >= prefix.Length && span[..prefix.Length].SequenceEqual(prefix);

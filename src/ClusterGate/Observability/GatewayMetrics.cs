@@ -80,6 +80,11 @@ internal sealed class GatewayMetrics : IDisposable
             () => Frontends(shards.Commands, router()?.Commands),
             "{command}",
             "Commands received from clients, by frontend.");
+        _meter.CreateObservableCounter(
+            "clustergate.command.errors",
+            () => Errors(shards.Stats, router()?.Stats),
+            "{error}",
+            "Error replies written to clients, by frontend and kind (moved, ask, clusterdown, tryagain, ... other).");
         _meter.CreateObservableCounter("clustergate.client.io", () => ClientBytes(shards.Stats, router()?.Stats), "By", "Bytes read from (in) and written to (out) clients, by frontend and direction.");
         _meter.CreateObservableUpDownCounter(
             "clustergate.connections.waiting_for_master",
@@ -147,13 +152,26 @@ internal sealed class GatewayMetrics : IDisposable
         }
     }
 
+    private static FrontendStats[] Each(FrontendStats shard, FrontendStats? router) => router is null ? [shard] : [shard, router];
+
     private static IEnumerable<Measurement<long>> ClientBytes(FrontendStats shard, FrontendStats? router)
     {
-        foreach (var stats in router is null ? [shard] : new[] { shard, router })
+        foreach (var stats in Each(shard, router))
         {
             var frontend = new KeyValuePair<string, object?>("frontend", stats.Frontend);
             yield return new Measurement<long>(stats.BytesIn.Value, frontend, new KeyValuePair<string, object?>("direction", "in"));
             yield return new Measurement<long>(stats.BytesOut.Value, frontend, new KeyValuePair<string, object?>("direction", "out"));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> Errors(FrontendStats shard, FrontendStats? router)
+    {
+        foreach (var stats in Each(shard, router))
+        {
+            foreach (var (kind, count) in stats.Errors)
+            {
+                yield return new Measurement<long>(count, new KeyValuePair<string, object?>("frontend", stats.Frontend), new KeyValuePair<string, object?>("kind", kind));
+            }
         }
     }
 

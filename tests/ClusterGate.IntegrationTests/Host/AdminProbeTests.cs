@@ -42,13 +42,16 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
                 // A key of the first shard port's group: served there without a redirect, and by one master through the router.
                 Assert.True((await client.CallAsync(TimeSpan.FromSeconds(10), cts.Token, "SET", $"probe:{{{tagOnBasePort}}}:{i}", "v")).IsOk);
             }
+
+            // An error reply is counted by its kind.
+            Assert.StartsWith("ERR wrong number of arguments", (await client.CallAsync(TimeSpan.FromSeconds(10), cts.Token, "GET")).Text, StringComparison.Ordinal);
         }
 
         var before = await MetricsAsync(http, cts.Token);
         output.WriteLine(before);
         // (the start-up check's PING is counted too)
-        Assert.InRange(Sample(before, "clustergate_commands_total{otel_scope_name=\"ClusterGate\",frontend=\"router\"}"), 40, 50);
-        Assert.InRange(Sample(before, "clustergate_commands_total{otel_scope_name=\"ClusterGate\",frontend=\"shard\"}"), 40, 50);
+        Assert.InRange(Sample(before, "clustergate_commands_total{otel_scope_name=\"ClusterGate\",frontend=\"router\"}"), 41, 51);
+        Assert.InRange(Sample(before, "clustergate_commands_total{otel_scope_name=\"ClusterGate\",frontend=\"shard\"}"), 41, 51);
         Assert.Equal(0, Sample(before, "clustergate_failovers_total"));
         Assert.Equal(3, Sample(before, "clustergate_groups"));
         foreach (var frontend in new[] { "router", "shard" })
@@ -57,6 +60,8 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
             Assert.InRange(SampleWhere(before, "clustergate_command_duration_seconds_count", tag), 2, 40);
             Assert.InRange(SampleWhere(before, "clustergate_command_gateway_duration_seconds_count", tag), 2, 40);
             Assert.True(SampleWhere(before, "clustergate_command_duration_seconds_sum", tag) > 0, frontend);
+            Assert.Equal(1, SampleWhere(before, "clustergate_command_errors_total", tag, "kind=\"other\""));
+            Assert.Equal(0, SampleWhere(before, "clustergate_command_errors_total", tag, "kind=\"moved\""));
             Assert.True(SampleWhere(before, "clustergate_client_io_bytes_total", tag, "direction=\"in\"") >= 40 * 30, frontend);
             Assert.True(SampleWhere(before, "clustergate_client_io_bytes_total", tag, "direction=\"out\"") >= 40 * 5, frontend);
         }

@@ -39,4 +39,9 @@ internal interface ILinkClient
     /// Writes it to <see cref="Output"/> one way or another.
     /// </summary>
     void WriteReply(InFlight.CommandKind kind, bool isError, in System.Buffers.ReadOnlySequence<byte> frame);
+
+    /// <summary>An error reply the gateway wrote itself in a command's place (no master, outcome unknown), for the metrics.</summary>
+    void OnLocalError(ReadOnlySpan<byte> reply)
+    {
+    }
 }

@@ -23,7 +23,7 @@ internal sealed partial class MasterLink
         {
             // Taken before any check, so a Wake() after this point is never lost.
             var wakeSource = Volatile.Read(ref _wake);
-            var drained = DrainLocalReplies(output);
+            var drained = DrainLocalReplies(client);
             GiveBackCredits();
             if (drained)
             {
@@ -130,7 +130,7 @@ internal sealed partial class MasterLink
             backend.Input.AdvanceTo(consumed, buffer.End);
         }
 
-        wrote |= DrainLocalReplies(output);
+        wrote |= DrainLocalReplies(client);
         GiveBackCredits();
         if (wrote && !await FlushClientAsync(output))
         {
@@ -172,7 +172,7 @@ internal sealed partial class MasterLink
         {
             while (true)
             {
-                wrote |= DrainLocalReplies(output);
+                wrote |= DrainLocalReplies(client);
                 if (reader.End)
                 {
                     return wrote;
@@ -306,8 +306,9 @@ internal sealed partial class MasterLink
         }
     }
 
-    private bool DrainLocalReplies(PipeWriter output)
+    private bool DrainLocalReplies(ILinkClient client)
     {
+        var output = client.Output;
         var wrote = false;
         while (true)
         {
@@ -318,6 +319,11 @@ internal sealed partial class MasterLink
             }
 
             output.Write(reply);
+            if (reply.Length > 0 && reply[0] == (byte)'-')
+            {
+                client.OnLocalError(reply);
+            }
+
             Recycle(in head);
             _pending.DequeueHead();
             wrote = true;

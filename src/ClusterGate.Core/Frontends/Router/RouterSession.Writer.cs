@@ -99,15 +99,23 @@ internal sealed partial class RouterSession
         {
             // Turned off by the client: its place in the order is kept, nothing is written.
         }
-        else if (reply.IsSingleSegment)
-        {
-            output.Write(reply.FirstSpan);
-        }
         else
         {
-            foreach (var segment in reply)
+            if (reply.FirstSpan is [(byte)'-', ..])
             {
-                output.Write(segment.Span);
+                _context.Stats.CountError(reply);
+            }
+
+            if (reply.IsSingleSegment)
+            {
+                output.Write(reply.FirstSpan);
+            }
+            else
+            {
+                foreach (var segment in reply)
+                {
+                    output.Write(segment.Span);
+                }
             }
         }
 
@@ -260,6 +268,11 @@ internal sealed partial class RouterSession
                         _replies.Dequeue();
                         if (!head.Dropped)
                         {
+                            if (head.Reply is [(byte)'-', ..])
+                            {
+                                _context.Stats.CountError(head.Reply);
+                            }
+
                             output.Write(head.Reply);
                         }
 

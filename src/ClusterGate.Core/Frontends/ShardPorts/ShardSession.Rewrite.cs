@@ -25,6 +25,7 @@ internal sealed partial class ShardSession
         var snapshot = _context.Monitor.Current;
         if (isError)
         {
+            _context.Stats.CountError(frame);
             WriteError(frame, output, snapshot);
         }
         else if (_context.Options.RewriteRedirects && kind is CommandKind.ClusterNodes or CommandKind.ClusterSlots or CommandKind.ClusterShards)
@@ -36,6 +37,9 @@ internal sealed partial class ShardSession
             MasterLink.Forward(frame, output);
         }
     }
+
+    /// <summary>The gateway's own error replies count with the master's (the router's links leave counting to the router session).</summary>
+    public void OnLocalError(ReadOnlySpan<byte> reply) => _context.Stats.CountError(reply);
 
     private void WriteError(ReadOnlySequence<byte> frame, PipeWriter output, TopologySnapshot snapshot)
     {
