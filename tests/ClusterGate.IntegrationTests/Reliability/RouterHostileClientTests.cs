@@ -85,6 +85,10 @@ public sealed class RouterHostileClientTests(RedisClusterFixture fixture, ITestO
         // 2,000 GETs of 100 KB: 200 MB of replies for a client that reads none.
         await using var hog = await RespClient.ConnectAsync(gateway.Port, cts.Token);
         hog.Socket.ReceiveBufferSize = 4096;
+
+        // Answered, so the gateway counts the hog's session: the count of 1 below means it was cut, not yet accepted.
+        Assert.Equal("+PONG", (await hog.CallAsync(ReplyBound, cts.Token, "PING")).ToString());
+        Assert.Equal(2, gateway.Frontend.ActiveSessions);
         var request = RespClient.Encode("GET", key);
         var batch = new byte[request.Length * 2000];
         for (var i = 0; i < 2000; i++)
@@ -120,6 +124,10 @@ public sealed class RouterHostileClientTests(RedisClusterFixture fixture, ITestO
 
         await using var hog = await RespClient.ConnectAsync(gateway.Port, cts.Token);
         hog.Socket.ReceiveBufferSize = 4096;
+
+        // Answered, so the gateway counts the hog's session: the count of 1 below means it was cut, not yet accepted.
+        Assert.Equal("+PONG", (await hog.CallAsync(ReplyBound, cts.Token, "PING")).ToString());
+        Assert.Equal(2, gateway.Frontend.ActiveSessions);
         var request = RespClient.Encode("GET", key);
         var batch = new byte[request.Length * 100];
         for (var i = 0; i < 100; i++)

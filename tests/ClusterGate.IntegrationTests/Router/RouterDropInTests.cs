@@ -262,6 +262,11 @@ public sealed class RouterDropInTests(RedisClusterFixture fixture, SharedRouterG
 
         // 200 messages of 100 KB: 20 MB for a subscriber that reads none.
         await using var publisher = await RespClient.ConnectAsync(gateway.Port, cts.Token);
+
+        // Answered, so the gateway counts the publisher's session: a connect returns before the gateway accepts it, and
+        // the loop below would otherwise stop at once on a count of 1 and publish nothing.
+        Assert.Equal("+PONG", (await publisher.CallAsync(ReplyBound, cts.Token, "PING")).ToString());
+        Assert.Equal(2, gateway.Frontend.ActiveSessions);
         var payload = new string('m', 100 * 1024);
         for (var i = 0; i < 200 && gateway.Frontend.ActiveSessions == 2; i++)
         {
