@@ -29,13 +29,13 @@ public sealed class CommandTimings
         _endToEnd = meter.CreateHistogram(
             "clustergate.command.duration",
             "s",
-            "Commands from read off the client to reply written back (one in 16 per connection sampled), by frontend.",
+            "Commands from read off the client to reply written back (one in 16 per connection sampled), by frontend and, for a command that went to one group, group.",
             tags: null,
             advice);
         _gatewayAdded = meter.CreateHistogram(
             "clustergate.command.gateway_duration",
             "s",
-            "Time a command spent in the gateway, end to end less the time its backend had it (sampled likewise), by frontend.",
+            "Time a command spent in the gateway, end to end less the time its backend had it (sampled likewise), by frontend and group.",
             tags: null,
             advice);
     }
@@ -43,16 +43,21 @@ public sealed class CommandTimings
     /// <summary>
     /// Stopwatch timestamps of one command: read from the client, written to the backend, reply read, reply written.
     /// Gateway-added time is recorded only for a command that went to one backend as one request (<paramref name="sentAt"/>
-    /// not 0): a command split over masters, or answered by the gateway itself, has end to end time only.
+    /// not 0): a command split over masters, or answered by the gateway itself, has end to end time only, and no group.
     /// </summary>
-    public void Record(string frontend, long readAt, long sentAt, long repliedAt, long writtenAt)
+    public void Record(string frontend, GroupStats? group, long readAt, long sentAt, long repliedAt, long writtenAt)
     {
-        var tag = new KeyValuePair<string, object?>("frontend", frontend);
+        var tags = new TagList { { "frontend", frontend } };
+        if (group is not null)
+        {
+            tags.Add(group.Tag);
+        }
+
         var endToEnd = Stopwatch.GetElapsedTime(readAt, writtenAt).TotalSeconds;
-        _endToEnd.Record(endToEnd, tag);
+        _endToEnd.Record(endToEnd, tags);
         if (sentAt != 0 && repliedAt >= sentAt)
         {
-            _gatewayAdded.Record(Math.Max(0, endToEnd - Stopwatch.GetElapsedTime(sentAt, repliedAt).TotalSeconds), tag);
+            _gatewayAdded.Record(Math.Max(0, endToEnd - Stopwatch.GetElapsedTime(sentAt, repliedAt).TotalSeconds), tags);
         }
     }
 }

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 
 namespace ClusterGate.Core.Observability;
 
@@ -10,6 +12,7 @@ public sealed class FrontendStats(string frontend, CommandTimings? timings = nul
 {
     /// <summary>Error replies written to clients, by <see cref="Routing.ErrorKind"/>.</summary>
     private readonly long[] _errors = new long[Enum.GetValues<Routing.ErrorKind>().Length];
+    private readonly ConcurrentDictionary<int, GroupStats> _groups = new();
     private long _waitingForMaster;
 
     /// <summary>"shard" or "router": the tag the metrics carry.</summary>
@@ -67,14 +70,41 @@ public sealed class FrontendStats(string frontend, CommandTimings? timings = nul
         Interlocked.Decrement(ref _waitingForMaster);
         if (reached)
         {
-            MasterReached?.Invoke(groupId);
+            ReachedMaster(groupId);
         }
     }
+
+    /// <summary>Traffic that waited for a group's master reached the new one: a held router command answered by it.</summary>
+    public void ReachedMaster(int groupId) => MasterReached?.Invoke(groupId);
 
     /// <summary>A connection that waited for a group's master reached it (the failover metrics' "traffic resumed").</summary>
     public event Action<int>? MasterReached;
 
-    /// <summary>Records one sampled command whose reply is written now.</summary>
-    public void Record(long readAt, long sentAt, long repliedAt) =>
-        timings?.Record(Frontend, readAt, sentAt, repliedAt, Stopwatch.GetTimestamp());
+    /// <summary>
+    /// What this frontend counts for one shard group, made on first use. A shard session or a backend connection takes
+    /// it once, when it starts, and counts on it without a lookup.
+    /// </summary>
+    public GroupStats Group(int groupId) => _groups.GetOrAdd(groupId, static id => new GroupStats(id));
+
+    /// <summary>The groups counted so far (a group that left the topology keeps its counts).</summary>
+    public IEnumerable<GroupStats> Groups => _groups.Values;
+
+    /// <summary>Records one sampled command whose reply is written now; by group too when it went to one group.</summary>
+    public void Record(long readAt, long sentAt, long repliedAt, GroupStats? group = null) =>
+        timings?.Record(Frontend, group, readAt, sentAt, repliedAt, Stopwatch.GetTimestamp());
+}
+
+/// <summary>What a frontend counts for one shard group: the commands it sent there (and, through <see cref="FrontendStats.Record"/>, their latency).</summary>
+public sealed class GroupStats(int id)
+{
+    public int Id { get; } = id;
+
+    /// <summary>
+    /// Commands sent to the group: on a shard port every command of the group's port; on the router every command
+    /// written to the group's master (a command over several groups counts in each).
+    /// </summary>
+    public StripedCounter Commands { get; } = new();
+
+    /// <summary>The metrics' <c>group</c> tag, made once.</summary>
+    public KeyValuePair<string, object?> Tag { get; } = new("group", id.ToString(CultureInfo.InvariantCulture));
 }

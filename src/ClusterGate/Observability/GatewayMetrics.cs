@@ -23,6 +23,9 @@ internal sealed class GatewayMetrics : IDisposable
     /// <summary>Failover phases from a few milliseconds to the hold time.</summary>
     private static readonly double[] PhaseBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
 
+    private static readonly KeyValuePair<string, object?> Shard = new("frontend", "shard");
+    private static readonly KeyValuePair<string, object?> Router = new("frontend", "router");
+
     private readonly Meter _meter = new(MeterName);
     private readonly TopologyMonitor _monitor;
     private readonly Counter<long> _failovers;
@@ -85,6 +88,16 @@ internal sealed class GatewayMetrics : IDisposable
             () => Errors(shards.Stats, router()?.Stats),
             "{error}",
             "Error replies written to clients, by frontend and kind (moved, ask, clusterdown, tryagain, ... other).");
+        _meter.CreateObservableCounter(
+            "clustergate.group.commands",
+            () => GroupCommands(shards.Stats, router()?.Stats),
+            "{command}",
+            "Commands sent to each group, by frontend: every command of a group's shard port; every command the router wrote to the group's master (one over several groups counts in each).");
+        _meter.CreateObservableUpDownCounter(
+            "clustergate.group.connections",
+            () => GroupConnections(shards, router()),
+            "{connection}",
+            "Connections to each group's master now, by frontend: a shard port's client sessions (one each), the router's connections of clients' own (blocking commands, WATCH, subscriptions).");
         _meter.CreateObservableCounter("clustergate.client.io", () => ClientBytes(shards.Stats, router()?.Stats), "By", "Bytes read from (in) and written to (out) clients, by frontend and direction.");
         _meter.CreateObservableUpDownCounter(
             "clustergate.connections.waiting_for_master",
@@ -174,6 +187,32 @@ internal sealed class GatewayMetrics : IDisposable
             }
         }
     }
+
+    private static IEnumerable<Measurement<long>> GroupCommands(FrontendStats shard, FrontendStats? router)
+    {
+        foreach (var stats in Each(shard, router))
+        {
+            foreach (var group in stats.Groups)
+            {
+                yield return new Measurement<long>(group.Commands.Value, new KeyValuePair<string, object?>("frontend", stats.Frontend), group.Tag);
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> GroupConnections(ShardPortManager shards, RouterFrontend? router)
+    {
+        foreach (var binding in shards.Bindings)
+        {
+            yield return new Measurement<long>(binding.ActiveSessions, Shard, GroupTag(binding.GroupId));
+        }
+
+        foreach (var (group, count) in router?.OwnConnectionsByGroup ?? [])
+        {
+            yield return new Measurement<long>(count, Router, GroupTag(group));
+        }
+    }
+
+    private static KeyValuePair<string, object?> GroupTag(int group) => new("group", group.ToString(CultureInfo.InvariantCulture));
 
     private static IEnumerable<Measurement<long>> SharedConnections(RouterFrontend? router)
     {

@@ -66,6 +66,13 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
             Assert.True(SampleWhere(before, "clustergate_client_io_bytes_total", tag, "direction=\"out\"") >= 40 * 5, frontend);
         }
 
+        // By group too: both frontends sent the 40 SETs to the base port's group, and timed some of them there.
+        var group = $"group=\"{await GroupOfPortAsync(http, gateway.ShardBasePort, cts.Token)}\"";
+        Assert.InRange(SampleWhere(before, "clustergate_group_commands_total", "frontend=\"shard\"", group), 41, 51);
+        Assert.InRange(SampleWhere(before, "clustergate_group_commands_total", "frontend=\"router\"", group), 40, 41);
+        Assert.Equal(SampleWhere(before, "clustergate_group_commands_total", "frontend=\"shard\""), SampleWhere(before, "clustergate_group_commands_total", "frontend=\"shard\"", group));
+        Assert.InRange(SampleWhere(before, "clustergate_command_duration_seconds_count", "frontend=\"shard\"", group), 2, 40);
+        Assert.InRange(SampleWhere(before, "clustergate_command_duration_seconds_count", "frontend=\"router\"", group), 2, 40);
         Assert.True(Sample(before, "clustergate_topology_refreshes_total") >= 1);
         Assert.True(SampleWhere(before, "clustergate_router_backend_connections", "state=\"connected\"") >= 1);
 
@@ -78,6 +85,16 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
             clients.Add(await RespClient.ConnectAsync(port, cts.Token));
             Assert.Equal("+PONG", (await clients[^1].CallAsync(TimeSpan.FromSeconds(10), cts.Token, "PING")).ToString());
         }
+
+        // One client session on each shard port: one connection to each group's master (once the first clients' are closed).
+        var connections = "";
+        await RedisCluster.WaitUntilAsync(
+            async ct => SampleWhere(connections = await MetricsAsync(http, ct), "clustergate_group_connections", "frontend=\"shard\"") == 3,
+            TimeSpan.FromSeconds(10),
+            "one shard port session per group in clustergate_group_connections",
+            ct: cts.Token);
+        output.WriteLine(string.Join('\n', connections.Split('\n').Where(l => l.StartsWith("clustergate_group_connections", StringComparison.Ordinal))));
+        Assert.Equal(1, SampleWhere(connections, "clustergate_group_connections", "frontend=\"shard\"", group));
 
         var crashedTag = await TagOfMasterAsync(cluster, master, cts.Token);
         await cluster.SegfaultAsync(master, cts.Token);
@@ -156,6 +173,13 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
         exposition.Split('\n')
             .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) && tags.All(t => l.Contains(t, StringComparison.Ordinal)))
             .Sum(l => double.Parse(l.Split(' ')[^1].Trim(), CultureInfo.InvariantCulture));
+
+    /// <summary>The group whose shard port is <paramref name="shardPort"/> (the admin port's /shards).</summary>
+    private static async Task<int> GroupOfPortAsync(HttpClient http, int shardPort, CancellationToken ct)
+    {
+        using var shards = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("shards", UriKind.Relative), ct));
+        return shards.RootElement.GetProperty("shards").EnumerateArray().Single(s => s.GetProperty("port").GetInt32() == shardPort).GetProperty("group").GetInt32();
+    }
 
     /// <summary>A hash tag whose slot the master behind <paramref name="shardPort"/> serves (the admin port's /shards says which).</summary>
     private static async Task<string> TagOnPortAsync(HttpClient http, RedisCluster cluster, int shardPort, CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using ClusterGate.IntegrationTests.Infrastructure;
 using ClusterGate.IntegrationTests.Reliability;
 using ClusterGate.IntegrationTests.ShardPorts;
@@ -44,6 +45,13 @@ public sealed class DashboardTests(ITestOutputHelper output)
         await Assertions.Expect(groups).ToHaveCountAsync(3, new LocatorAssertionsToHaveCountOptions { Timeout = 15_000 });
         await Assertions.Expect(page.Locator("#ready")).ToHaveTextAsync("ready");
 
+        // Traffic on the first shard port and the router: that port's group shows its ops/s and latency, live.
+        using var traffic = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+        var writers = new[] { gateway.ShardBasePort, gateway.RouterPort }.Select(port => WriteUntilCancelledAsync(port, traffic.Token)).ToArray();
+        var busy = page.Locator($"#groups tbody tr:has(td:nth-child(2):text-is('{gateway.ShardBasePort}'))");
+        await Assertions.Expect(busy.Locator("td.ops")).ToHaveTextAsync(new Regex(@"^[1-9][0-9]* · [0-9]+$"), new LocatorAssertionsToHaveTextOptions { Timeout = 15_000 });
+        await Assertions.Expect(busy.Locator("td.latency")).ToHaveTextAsync(new Regex(@"^[0-9.]+ ms$"), new LocatorAssertionsToHaveTextOptions { Timeout = 15_000 });
+
         var masterPort = (await cluster.MasterPortsAsync(cts.Token))[0];
         var group = page.Locator($"#groups tbody tr:has(td.master:text-is('127.0.0.1:{masterPort}'))");
         await Assertions.Expect(group).ToHaveCountAsync(1);
@@ -68,6 +76,28 @@ public sealed class DashboardTests(ITestOutputHelper output)
             File.Delete(screenshot);
         }
 
+        await traffic.CancelAsync();
+        Assert.All(await Task.WhenAll(writers), written => Assert.True(written > 0));
         Assert.False(gateway.HasExited, gateway.Output);
+    }
+
+    /// <summary>SETs one after another until cancelled (held through the failover); how many were answered (a shard port answers MOVED for another group's key).</summary>
+    private static async Task<int> WriteUntilCancelledAsync(int port, CancellationToken ct)
+    {
+        var written = 0;
+        try
+        {
+            await using var client = await RespClient.ConnectAsync(port, ct);
+            while (!ct.IsCancellationRequested)
+            {
+                await client.CallAsync(TimeSpan.FromSeconds(30), ct, "SET", $"dashboard:{written % 100}", "v");
+                written++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return written;
     }
 }

@@ -139,7 +139,7 @@ internal sealed partial class MasterLink
 
         if (_sampleReadAt != 0)
         {
-            _options.Stats?.Record(_sampleReadAt, _sampleSentAt, _sampleRepliedAt);
+            _options.Stats?.Record(_sampleReadAt, _sampleSentAt, _sampleRepliedAt, _groupStats);
             _sampleReadAt = 0;
         }
 

@@ -26,6 +26,7 @@ namespace ClusterGate.Core.Backends.Links;
 internal sealed partial class MasterLink : IAsyncDisposable
 {
     private readonly int _groupId;
+    private readonly Observability.GroupStats? _groupStats;
     private readonly long _sessionId;
     private readonly IMasterDirectory _masters;
     private readonly IBackendConnector _connector;
@@ -67,6 +68,7 @@ internal sealed partial class MasterLink : IAsyncDisposable
         _logger = logger;
         _time = time;
         _maxInFlight = options.MaxInFlight;
+        _groupStats = options.Stats?.Group(groupId);
     }
 
     /// <summary>Backend connections opened so far: a new one means the previous one's state beyond what is replayed (WATCH) is gone.</summary>

@@ -47,6 +47,9 @@ internal sealed class SharedConnection : IBatchFlush
 
     public string NodeId { get; }
 
+    /// <summary>Where the commands written here are counted: the group the node was master of when the connection was made.</summary>
+    public Observability.GroupStats? Group { get; init; }
+
     /// <summary>Where the node is reached (after the address map).</summary>
     public NodeEndpoint Connect { get; }
 
@@ -210,9 +213,11 @@ internal sealed class SharedConnection : IBatchFlush
 
         _inFlight.Enqueue(request);
         _unflushed++;
+        Group?.Commands.Increment();
         if (request.Timed)
         {
             request.SentAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            request.SentTo = Group;
         }
 
         output.Write(request.Bytes.Span);

@@ -199,7 +199,7 @@ internal sealed class SharedConnectionPool
         var connection = connections[index];
         if (connection is null || connection.IsDead || connection.Connect != connect)
         {
-            connection = new SharedConnection(_owner, nodeId, connect, key, protocol);
+            connection = new SharedConnection(_owner, nodeId, connect, key, protocol) { Group = _owner.GroupOf(nodeId) };
             Volatile.Write(ref connections[index], connection);
             _ = connection.ConnectAsync(_connector, _options.ConnectTimeout, _options.User, _options.Password, confirm, _stopping);
         }

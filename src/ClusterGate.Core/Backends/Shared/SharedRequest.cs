@@ -22,6 +22,9 @@ internal abstract class SharedRequest
 
     /// <summary>When a timed request was last written to a connection (<see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
     public long SentAt { get; set; }
+
+    /// <summary>The group of the connection a timed request was last written to (its latency is counted there too).</summary>
+    public Observability.GroupStats? SentTo { get; set; }
 }
 
 /// <summary>Who a shared connection reports to: replies in order, its loss, a failed connect.</summary>
@@ -37,4 +40,7 @@ internal interface ISharedConnectionOwner
 
     /// <summary>Connecting failed: <paramref name="queued"/> never left the gateway.</summary>
     void OnConnectFailed(SharedConnection connection, List<SharedRequest> queued, string reason);
+
+    /// <summary>Where a new connection to <paramref name="nodeId"/> counts its commands: the node's group now, if it has one.</summary>
+    Observability.GroupStats? GroupOf(string nodeId) => null;
 }

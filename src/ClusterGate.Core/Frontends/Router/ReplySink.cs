@@ -41,11 +41,15 @@ internal sealed class ReplySlot : IReplySink
 
     public long RepliedAt { get; private set; }
 
+    /// <summary>The group a timed command went to, when it went to one.</summary>
+    public Observability.GroupStats? Group { get; private set; }
+
     public void Complete(RoutedCommand request, in ReadOnlySequence<byte> reply, ReplyBatch? batch)
     {
         if (ReadAt != 0)
         {
             SentAt = request.SentAt;
+            Group = request.SentTo;
             RepliedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         }
 

@@ -112,6 +112,18 @@ internal sealed class RouterContext
         }
     }
 
+    /// <summary>Connections of clients' own open now, by group.</summary>
+    public IReadOnlyList<(int Group, int Count)> OwnConnectionsByGroup
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _linksPerGroup.Select(p => (p.Key, p.Value))];
+            }
+        }
+    }
+
     public void ReturnLink(int groupId)
     {
         lock (_gate)

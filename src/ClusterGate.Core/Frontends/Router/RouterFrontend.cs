@@ -56,8 +56,9 @@ public sealed class RouterFrontend : IAsyncDisposable
 
         // A router client holds its own socket only; the backend connections are shared.
         _admission = new ClientAdmission(options.MaxClients, descriptorsPerClient: 1, descriptors);
-        _dispatcher = new CommandDispatcher(monitor, options.ToDispatchOptions(), _connector, loggerFactory.CreateLogger("ClusterGate.Router"), time);
-        _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time, _connector, descriptors, new Observability.FrontendStats("router", timings))
+        var stats = new Observability.FrontendStats("router", timings);
+        _dispatcher = new CommandDispatcher(monitor, options.ToDispatchOptions(), _connector, loggerFactory.CreateLogger("ClusterGate.Router"), time, stats);
+        _context = new RouterContext(_dispatcher, options, loggerFactory.CreateLogger("ClusterGate.RouterSession"), time, _connector, descriptors, stats)
         {
             ClientList = () => string.Concat((_listener?.Sessions ?? []).OrderBy(s => s.Id).Select(s => RouterCommands.ClientInfoLine(s) + "\n")),
         };
@@ -91,6 +92,9 @@ public sealed class RouterFrontend : IAsyncDisposable
 
     /// <summary>Connections of clients' own (blocking commands, WATCH, subscriptions, MONITOR) open now.</summary>
     public int OwnConnections => _context.OwnConnections;
+
+    /// <summary>Connections of clients' own open now, by group.</summary>
+    public IReadOnlyList<(int Group, int Count)> OwnConnectionsByGroup => _context.OwnConnectionsByGroup;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

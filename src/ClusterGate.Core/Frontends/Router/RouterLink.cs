@@ -22,6 +22,7 @@ internal sealed class RouterLink : ILinkClient, IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Queue<Expected> _expected = new();
     private readonly Action? _release;
+    private readonly Observability.StripedCounter _commands;
     private readonly Task _pump;
     private readonly Task _reader;
     private RespScanState _scan;
@@ -34,6 +35,7 @@ internal sealed class RouterLink : ILinkClient, IAsyncDisposable
         GroupId = groupId;
         _release = release;
         var context = session.Context;
+        _commands = context.Stats.Group(groupId).Commands;
         _link = new MasterLink(groupId, session.Id, context.Masters, context.Connector, context.LinkOptions, context.Logger, context.TimeProvider);
         _pump = Task.Run(() => _link.PumpAsync(this));
         _reader = Task.Run(ReadAsync);
@@ -130,6 +132,7 @@ internal sealed class RouterLink : ILinkClient, IAsyncDisposable
 
             _link.TakeCredits(1);
             _link.Enqueue(pending);
+            _commands.Increment();
             backend.Output.Write(command.Span);
             try
             {

@@ -130,7 +130,7 @@ internal sealed partial class RouterSession
     }
 
     /// <summary>A timed command's reply is written to the client: its latency goes to the metrics.</summary>
-    private void RecordTimed(ReplySlot slot) => _context.Stats.Record(slot.ReadAt, slot.SentAt, slot.RepliedAt);
+    private void RecordTimed(ReplySlot slot) => _context.Stats.Record(slot.ReadAt, slot.SentAt, slot.RepliedAt, slot.Group);
 
     /// <summary>
     /// A reply was copied into its slot to wait for its turn. A client that does not read makes these pile up:

@@ -255,7 +255,7 @@ internal sealed partial class ShardSession
         BackendConnection? backend)
     {
         var kind = Classify(name, argument, args, out var replies, out var readOnly);
-        _context.Stats.Commands.Increment();
+        _commands.Increment();
         if (_link.State.MultiAborted)
         {
             _link.EnqueueLocal(kind switch

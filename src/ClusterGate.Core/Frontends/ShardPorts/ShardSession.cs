@@ -32,6 +32,7 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
     private readonly int _groupId;
     private readonly ILogger _logger;
     private readonly MasterLink _link;
+    private readonly Observability.StripedCounter _commands;
     private readonly RespRequest _request = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[] _lastName = new byte[32];
@@ -53,6 +54,7 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
         _client = client;
         _context = context;
         _groupId = groupId;
+        _commands = context.Stats.Group(groupId).Commands;
         _logger = context.Logger;
         Id = id;
         _link = new MasterLink(groupId, id, context.Masters, context.Connector, context.LinkOptions, context.Logger, context.TimeProvider);

@@ -23,6 +23,7 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
     private readonly DispatchOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly Observability.FrontendStats? _stats;
     private readonly SlotRouter _router = new();
     private readonly SharedConnectionPool _pool;
     private readonly HeldCommands _held;
@@ -40,9 +41,11 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
     private readonly Lock _reconcileGate = new();
     private long _reconciledVersion = -1;
 
-    public CommandDispatcher(TopologyMonitor monitor, DispatchOptions options, IBackendConnector connector, ILogger logger, TimeProvider time)
+    public CommandDispatcher(
+        TopologyMonitor monitor, DispatchOptions options, IBackendConnector connector, ILogger logger, TimeProvider time, Observability.FrontendStats? stats = null)
     {
         _monitor = monitor;
+        _stats = stats;
         _options = options;
         _logger = logger;
         _time = time;
@@ -55,6 +58,10 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
     public TopologyMonitor Monitor => _monitor;
 
     public TimeProvider Time => _time;
+
+    /// <inheritdoc/>
+    public Observability.GroupStats? GroupOf(string nodeId) =>
+        _stats is not null && _monitor.Current.GroupByNodeId(nodeId) is { } group ? _stats.Group(group.Id) : null;
 
     /// <summary>Commands waiting for a master now.</summary>
     public int HeldCount => _held.Count;
@@ -246,6 +253,12 @@ internal sealed partial class CommandDispatcher : ISharedConnectionOwner, IAsync
         var request = (RoutedCommand)shared;
         if (frame.FirstSpan[0] != (byte)'-')
         {
+            if (request.WasHeld && connection.Group is { } group)
+            {
+                // A command held while its group had no master is answered: traffic resumed (the failover's last phase).
+                _stats?.ReachedMaster(group.Id);
+            }
+
             request.Sink.Complete(request, frame, batch);
             return;
         }
