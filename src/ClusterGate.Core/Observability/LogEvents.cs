@@ -27,6 +27,7 @@ internal static class LogEvents
     public const int CommandTableLoaded = 211;
     public const int CommandTableFailed = 212;
     public const int SessionFailed = 213;
+    public const int ProtocolErrorsNotLogged = 214;
 
     // Transport and admission: 400-499
     public const int AcceptFailed = 400;

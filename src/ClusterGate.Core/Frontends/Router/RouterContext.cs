@@ -29,7 +29,7 @@ internal sealed class RouterContext
         _descriptors = descriptors;
         Masters = new GroupMasterDirectory(dispatcher.Monitor);
         Lingering = new LingeringWriters(timeProvider);
-        ProtocolErrors = new Observability.LogRateLimiter(options.ProtocolErrorLogLimit, options.ProtocolErrorLogInterval, timeProvider);
+        ProtocolErrors = FrontendLog.ProtocolErrorLimiter(options.ProtocolErrorLogLimit, options.ProtocolErrorLogInterval, timeProvider, logger, "router");
         LinkOptions = new MasterLinkOptions
         {
             HoldTimeout = options.HoldTimeout,

@@ -126,6 +126,7 @@ public sealed class RouterFrontend : IAsyncDisposable
         await StopAsync(CancellationToken.None);
         await _dispatcher.DisposeAsync();
         await _context.Lingering.DisposeAsync();
+        _context.ProtocolErrors.Dispose();
         _ownTransport?.Dispose();
         _ownDescriptors?.Dispose();
     }

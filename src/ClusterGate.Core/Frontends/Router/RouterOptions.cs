@@ -69,7 +69,7 @@ public sealed class RouterOptions
 
     /// <summary>
     /// Client protocol errors logged per <see cref="ProtocolErrorLogInterval"/>, across all clients; the rest are
-    /// counted and the count is in the next one logged (<see cref="Observability.LogRateLimiter"/>).
+    /// counted, and one line says how many when the interval ends (<see cref="Observability.LogRateLimiter"/>).
     /// </summary>
     public int ProtocolErrorLogLimit { get; set; } = 10;
 

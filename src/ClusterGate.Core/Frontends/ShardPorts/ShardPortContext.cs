@@ -33,7 +33,7 @@ internal sealed class ShardPortContext
         Connector = connector;
         Logger = logger;
         TimeProvider = timeProvider;
-        ProtocolErrors = new Observability.LogRateLimiter(options.ProtocolErrorLogLimit, options.ProtocolErrorLogInterval, timeProvider);
+        ProtocolErrors = FrontendLog.ProtocolErrorLimiter(options.ProtocolErrorLogLimit, options.ProtocolErrorLogInterval, timeProvider, logger, "shard ports");
         _portOf = portOf;
     }
 

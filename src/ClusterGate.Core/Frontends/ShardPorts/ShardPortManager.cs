@@ -263,6 +263,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
             await StopAsync(CancellationToken.None);
         }
 
+        _context.ProtocolErrors.Dispose();
         _ownTransport?.Dispose();
         _ownDescriptors?.Dispose();
         _stopping.Dispose();
