@@ -106,6 +106,38 @@ internal static class AdminJson
         writer.WriteEndObject();
     });
 
+    /// <summary>
+    /// <c>{"failovers":[...]}</c>, oldest first: each with its group, the old and new master, when the master was lost and
+    /// the new one confirmed, and the phases in milliseconds (null until reached: <c>resumedMs</c> stays null when no
+    /// traffic waited). <c>state</c>: <c>master lost</c>, <c>master back</c> (the same master confirmed again, no failover),
+    /// <c>promoted</c>, <c>resumed</c>.
+    /// </summary>
+    public static byte[] Failovers(IReadOnlyList<Observability.FailoverRecord> failovers, TopologySnapshot snapshot) => Write(writer =>
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray("failovers");
+        foreach (var f in failovers)
+        {
+            var group = snapshot.GroupById(f.Group);
+            var state = f.NewMaster is null
+                ? group is { MasterConfirmed: true } && group.Master?.Id == f.OldMaster ? "master back" : "master lost"
+                : f.Resumed is null ? "promoted" : "resumed";
+            writer.WriteStartObject();
+            writer.WriteNumber("group", f.Group);
+            writer.WriteString("state", state);
+            writer.WriteString("oldMaster", f.OldMaster);
+            writer.WriteString("newMaster", f.NewMaster);
+            WriteTime(writer, "lostAt", f.LostAt);
+            WriteTime(writer, "promotedAt", f.PromotedAt);
+            WriteMilliseconds(writer, "promotionMs", f.Promotion);
+            WriteMilliseconds(writer, "resumedMs", f.Resumed);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    });
+
     /// <summary><c>{"events":[...]}</c>, oldest first.</summary>
     public static byte[] Events(IReadOnlyList<TopologyEvent> events) => Write(writer =>
     {
@@ -135,6 +167,30 @@ internal static class AdminJson
         writer.WriteEndArray();
         writer.WriteEndObject();
     });
+
+    private static void WriteTime(Utf8JsonWriter writer, string name, DateTimeOffset? time)
+    {
+        if (time is { } t)
+        {
+            writer.WriteString(name, t.ToString("O", CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            writer.WriteNull(name);
+        }
+    }
+
+    private static void WriteMilliseconds(Utf8JsonWriter writer, string name, TimeSpan? duration)
+    {
+        if (duration is { } d)
+        {
+            writer.WriteNumber(name, Math.Round(d.TotalMilliseconds, 1));
+        }
+        else
+        {
+            writer.WriteNull(name);
+        }
+    }
 
     private static void WriteEndpoint(Utf8JsonWriter writer, string name, NodeEndpoint? endpoint)
     {

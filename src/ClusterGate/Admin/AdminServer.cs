@@ -29,6 +29,7 @@ internal sealed class AdminServer : IAsyncDisposable
         TopologyMonitor monitor,
         Func<IReadOnlyList<ShardPortBinding>> bindings,
         Func<IReadOnlyDictionary<int, (int Port, string Reason)>> unbound,
+        Func<IReadOnlyList<Observability.FailoverRecord>> failovers,
         MeterProvider metrics,
         ILoggerFactory loggerFactory)
     {
@@ -62,6 +63,7 @@ internal sealed class AdminServer : IAsyncDisposable
         app.MapGet("/topology", () => Results.Bytes(AdminJson.Topology(monitor.Current), Json));
         app.MapGet("/shards", () => Results.Bytes(AdminJson.Shards(bindings(), monitor.Current), Json));
         app.MapGet("/events", () => Results.Bytes(AdminJson.Events(monitor.RecentEvents), Json));
+        app.MapGet("/failovers", () => Results.Bytes(AdminJson.Failovers(failovers(), monitor.Current), Json));
         app.MapPrometheusScrapingEndpoint("/metrics", metrics, configureBranchedPipeline: null, optionsName: null);
         return new AdminServer(app);
     }

@@ -130,7 +130,7 @@ internal sealed partial class GatewayHost
                     return await FailAsync([$"admin port {_options.AdminPort} (--admin-port) is also the shard port of group {clash} (--shard-base-port {_options.ShardBasePort})"], StartupFailed);
                 }
 
-                admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, transport.Name, monitor, () => shards.Bindings, () => shards.BindFailures, meterProvider, _loggerFactory);
+                admin = AdminServer.Create(IPAddress.Parse(_options.Bind), _options.AdminPort, transport.Name, monitor, () => shards.Bindings, () => shards.BindFailures, () => metrics.RecentFailovers, meterProvider, _loggerFactory);
                 try
                 {
                     await admin.StartAsync(stopping);

@@ -39,6 +39,12 @@ internal sealed class GatewayMetrics : IDisposable
     private readonly Dictionary<int, long> _promotedAt = [];
     private readonly List<FrontendStats> _observed = [];
 
+    // The last failovers with their phases, newest last: per group the one whose master is lost (no successor yet) and
+    // the one promoted whose traffic has not resumed yet.
+    private readonly List<FailoverRecord> _failoverLog = [];
+    private readonly Dictionary<int, FailoverRecord> _open = [];
+    private readonly Dictionary<int, FailoverRecord> _resuming = [];
+
     public GatewayMetrics(TopologyMonitor monitor)
     {
         _monitor = monitor;
@@ -63,6 +69,21 @@ internal sealed class GatewayMetrics : IDisposable
 
     /// <summary>Where the frontends record sampled command latency.</summary>
     public CommandTimings Timings { get; }
+
+    /// <summary>How many failovers <see cref="RecentFailovers"/> keeps.</summary>
+    public const int FailoversKept = 20;
+
+    /// <summary>The last failovers seen (at most <see cref="FailoversKept"/>), oldest first, copied.</summary>
+    public IReadOnlyList<FailoverRecord> RecentFailovers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _failoverLog.Select(f => f with { })];
+            }
+        }
+    }
 
     /// <summary>The frontends' counts, once they exist (the frontends take <see cref="Timings"/> when they are made).</summary>
     public void Observe(ShardPortManager shards, Func<RouterFrontend?> router, DescriptorBudget descriptors)
@@ -242,18 +263,38 @@ internal sealed class GatewayMetrics : IDisposable
             {
                 case TopologyEventKind.MasterLost:
                     _lostAt[group] = now;
+                    _open[group] = Keep(new FailoverRecord(group, e.NodeId, e.Timestamp));
                     break;
                 case TopologyEventKind.MasterChanged when e.PreviousNodeId is not null:
                     _failovers.Add(1, tag);
+                    var record = _open.Remove(group, out var open) && open.OldMaster == e.PreviousNodeId
+                        ? open
+                        : Keep(new FailoverRecord(group, e.PreviousNodeId, LostAt: null)); // a manual failover: no master was lost
+                    record.NewMaster = e.NodeId;
+                    record.PromotedAt = e.Timestamp;
                     if (_lostAt.Remove(group, out var lostAt))
                     {
-                        _failoverPhases.Record(Stopwatch.GetElapsedTime(lostAt, now).TotalSeconds, tag, new KeyValuePair<string, object?>("phase", "promotion"));
+                        var promotion = Stopwatch.GetElapsedTime(lostAt, now);
+                        record.Promotion = record.LostAt is null ? null : promotion;
+                        _failoverPhases.Record(promotion.TotalSeconds, tag, new KeyValuePair<string, object?>("phase", "promotion"));
                     }
 
                     _promotedAt[group] = now;
+                    _resuming[group] = record;
                     break;
             }
         }
+    }
+
+    private FailoverRecord Keep(FailoverRecord record)
+    {
+        _failoverLog.Add(record);
+        if (_failoverLog.Count > FailoversKept)
+        {
+            _failoverLog.RemoveAt(0);
+        }
+
+        return record;
     }
 
     private void OnMasterReached(int group)
@@ -262,11 +303,35 @@ internal sealed class GatewayMetrics : IDisposable
         {
             if (_promotedAt.Remove(group, out var promotedAt))
             {
+                var resumed = Stopwatch.GetElapsedTime(promotedAt);
+                if (_resuming.Remove(group, out var record))
+                {
+                    record.Resumed = resumed;
+                }
+
                 _failoverPhases.Record(
-                    Stopwatch.GetElapsedTime(promotedAt).TotalSeconds,
+                    resumed.TotalSeconds,
                     new KeyValuePair<string, object?>("group", group.ToString(CultureInfo.InvariantCulture)),
                     new KeyValuePair<string, object?>("phase", "resumed"));
             }
         }
     }
+}
+
+/// <summary>
+/// One failover as the gateway measured it: the master lost (crash noticed), a new one confirmed (promotion seen, with
+/// how long after), and the first waiting connection or held command answered by it (traffic resumed, with how long
+/// after the promotion). A phase not reached yet is null; a manual failover has no lost master.
+/// </summary>
+internal sealed record FailoverRecord(int Group, string? OldMaster, DateTimeOffset? LostAt)
+{
+    public string? NewMaster { get; set; }
+
+    public DateTimeOffset? PromotedAt { get; set; }
+
+    /// <summary>Master lost until the new one was confirmed.</summary>
+    public TimeSpan? Promotion { get; set; }
+
+    /// <summary>New master confirmed until traffic that waited reached it.</summary>
+    public TimeSpan? Resumed { get; set; }
 }

@@ -151,6 +151,19 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
         after = await MetricsAsync(http, cts.Token);
         output.WriteLine(after);
         Assert.Equal(1, SampleWhere(after, "clustergate_failover_phase_duration_seconds_count", "phase=\"promotion\""));
+
+        // The same failover in /failovers, with its phases.
+        var failoversJson = await http.GetStringAsync(new Uri("failovers", UriKind.Relative), cts.Token);
+        output.WriteLine(failoversJson);
+        using (var failovers = System.Text.Json.JsonDocument.Parse(failoversJson))
+        {
+            var failover = Assert.Single(failovers.RootElement.GetProperty("failovers").EnumerateArray());
+            Assert.Equal("resumed", failover.GetProperty("state").GetString());
+            Assert.True(failover.GetProperty("promotionMs").GetDouble() > 0);
+            Assert.True(failover.GetProperty("resumedMs").GetDouble() >= 0);
+            Assert.NotEqual(failover.GetProperty("oldMaster").GetString(), failover.GetProperty("newMaster").GetString());
+        }
+
         Assert.True(Sample(after, "clustergate_router_commands_held_total") >= 1);
         Assert.True(SampleWhere(after, "clustergate_connections_master_waits_total", "frontend=\"shard\"") >= 1);
         Assert.Equal(0, Sample(after, "clustergate_connections_waiting_for_master"));

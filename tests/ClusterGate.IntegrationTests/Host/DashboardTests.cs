@@ -66,6 +66,11 @@ public sealed class DashboardTests(ITestOutputHelper output)
         await Assertions.Expect(page.Locator("#events tbody tr[data-kind='MasterChanged']").First).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 10_000 });
         await Assertions.Expect(page.Locator("#failovers")).ToHaveTextAsync("1", new LocatorAssertionsToHaveTextOptions { Timeout = 10_000 });
 
+        // The failover's phases, measured: promotion, and traffic resumed (the router's writer had a command held).
+        var failover = page.Locator($"#failovers-table tbody tr[data-group='{groupId}']");
+        await Assertions.Expect(failover.Locator("td.promotion")).ToHaveTextAsync(new Regex(@"^[0-9.]+ ms$"), new LocatorAssertionsToHaveTextOptions { Timeout = 10_000 });
+        await Assertions.Expect(failover.Locator("td.resumed")).ToHaveTextAsync(new Regex(@"^[0-9.]+ ms$"), new LocatorAssertionsToHaveTextOptions { Timeout = 10_000 });
+
         var screenshot = Environment.GetEnvironmentVariable(ScreenshotVariable) is { Length: > 0 } path
             ? path
             : Path.Combine(Path.GetTempPath(), $"clustergate-dashboard-{Guid.NewGuid():N}.png");
