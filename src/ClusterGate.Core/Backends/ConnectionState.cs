@@ -18,6 +18,7 @@ internal sealed class ConnectionState
     private readonly HashSet<string> _patterns = new(StringComparer.Ordinal);
     private readonly HashSet<string> _shardChannels = new(StringComparer.Ordinal);
     private byte[]? _auth;
+    private int _resets;
     private byte[]? _hello;
     private byte[]? _select;
     private byte[]? _setName;
@@ -45,6 +46,19 @@ internal sealed class ConnectionState
                 _ => _shardChannels.Count,
             };
             return Math.Max(1, count);
+        }
+    }
+
+    /// <summary>
+    /// The client authenticated on this connection itself: its AUTH (or HELLO, which it may send only with AUTH then)
+    /// succeeded, and no RESET since. False while fewer than <paramref name="resetsSent"/> RESETs have been answered
+    /// (what was recorded before them no longer holds).
+    /// </summary>
+    public bool ClientAuthenticated(int resetsSent)
+    {
+        lock (_gate)
+        {
+            return _resets == resetsSent && (_auth is not null || _hello is not null);
         }
     }
 
@@ -108,6 +122,7 @@ internal sealed class ConnectionState
             case CommandKind.Reset:
                 lock (_gate)
                 {
+                    _resets++;
                     _auth = _hello = _select = _setName = null;
                     _readOnly = false;
                     _channels.Clear();

@@ -34,6 +34,13 @@ internal static class GatewayReplies
 
     public static readonly byte[] WrongPass = "-WRONGPASS invalid username-password pair or user is disabled.\r\n"u8.ToArray();
 
+    /// <summary>Redis's reply to a command from a connection that has not authenticated.</summary>
+    public static readonly byte[] NoAuth = "-NOAUTH Authentication required.\r\n"u8.ToArray();
+
+    /// <summary>Redis 7.0's reply to HELLO without AUTH from a connection that has not authenticated.</summary>
+    public static readonly byte[] NoAuthHello =
+        "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n"u8.ToArray();
+
     public static readonly byte[] NoProto = "-NOPROTO unsupported protocol version\r\n"u8.ToArray();
 
     public static readonly byte[] InvalidCursor = "-ERR invalid cursor\r\n"u8.ToArray();

@@ -117,9 +117,12 @@ public sealed class PasswordSecrecyTests(ITestOutputHelper output)
             }
         }
 
-        // A client that never authenticates itself: the gateway authenticates its backend connections for it.
-        await using var anonymous = await RespClient.ConnectAsync(gateway.RouterPort, ct);
-        Assert.True((await anonymous.CallAsync(ReplyBound, ct, "SET", $"secret:{run}:anonymous", "v")).IsOk);
+        // A client that never authenticates itself is refused as Redis refuses it: the gateway's credentials are not its.
+        foreach (var port in new[] { gateway.ShardBasePort, gateway.RouterPort })
+        {
+            await using var anonymous = await RespClient.ConnectAsync(port, ct);
+            Assert.Equal("-NOAUTH Authentication required.", (await anonymous.CallAsync(ReplyBound, ct, "SET", $"secret:{run}:anonymous", "v")).ToString());
+        }
     }
 
     /// <summary>The CLI as its own process: <c>topology</c> writes to the console itself.</summary>

@@ -149,7 +149,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
         try
         {
             await using var client = await RespClient.ConnectAsync(port, ct);
-            return (await client.CallAsync(TimeSpan.FromSeconds(2), ct, "PING")).ToString() == "+PONG";
+            // With a password the gateway answers a client that has not authenticated NOAUTH, as Redis does: it serves.
+            return (await client.CallAsync(TimeSpan.FromSeconds(2), ct, "PING")).ToString() is "+PONG" or "-NOAUTH Authentication required.";
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or TimeoutException or EndOfStreamException)
         {

@@ -37,9 +37,11 @@ internal static partial class RouterCommands
                 session.Answer(slot, GatewayReplies.Ok);
                 return CommandOutcome.Stop;
             case "auth":
-                session.Answer(slot, Auth(session, request.ArgumentToString(request.Count - 1)));
+                session.Answer(slot, Auth(session, request.Count > 2 ? request.ArgumentToString(1) : null, request.ArgumentToString(request.Count - 1)));
                 break;
             case "reset":
+                // Back to the default user: unauthenticated again when the gateway has a password.
+                session.Authenticated = session.Context.Options.Password is null;
                 session.ClientName = null;
                 session.Protocol = 2;
                 session.RepliesOff = session.SkipNextReply = false;
@@ -68,15 +70,22 @@ internal static partial class RouterCommands
         return CommandOutcome.Done;
     }
 
-    private static byte[] Auth(RouterSession session, string given)
+    /// <summary>AUTH [user] password against the gateway's credentials; a failed AUTH leaves the connection as it was, as in Redis.</summary>
+    private static byte[] Auth(RouterSession session, string? user, string password)
     {
-        var password = session.Context.Options.Password;
-        if (password is null)
+        var options = session.Context.Options;
+        if (options.Password is null)
         {
             return GatewayReplies.AuthWithoutPassword;
         }
 
-        return given == password ? GatewayReplies.Ok : GatewayReplies.WrongPass;
+        if (!ClientAuth.Matches(options.User, options.Password, user, password))
+        {
+            return GatewayReplies.WrongPass;
+        }
+
+        session.Authenticated = true;
+        return GatewayReplies.Ok;
     }
 
     /// <summary>
@@ -101,7 +110,7 @@ internal static partial class RouterCommands
         {
             if (request.ArgumentEquals(i, "AUTH"u8) && i + 2 < request.Count)
             {
-                if (Auth(session, request.ArgumentToString(i + 2)) is var auth && !ReferenceEquals(auth, GatewayReplies.Ok))
+                if (Auth(session, request.ArgumentToString(i + 1), request.ArgumentToString(i + 2)) is var auth && !ReferenceEquals(auth, GatewayReplies.Ok))
                 {
                     return auth;
                 }
@@ -116,6 +125,11 @@ internal static partial class RouterCommands
             {
                 return GatewayReplies.Error($"ERR Syntax error in HELLO option '{request.ArgumentToString(i)}'");
             }
+        }
+
+        if (!session.Authenticated)
+        {
+            return GatewayReplies.NoAuthHello;
         }
 
         session.Protocol = protocol;

@@ -55,6 +55,13 @@ internal static partial class RouterCommands
             return CommandOutcome.Done;
         }
 
+        if (!session.Authenticated && (spec.Flags & CommandSpecFlags.NoAuth) == 0)
+        {
+            // Redis's order: an unknown command or a wrong arity is said first, then that the client has not authenticated.
+            session.Answer(session.NewSlot(), GatewayReplies.NoAuth);
+            return CommandOutcome.Done;
+        }
+
         if (ScriptCache.BodyArgument(spec.Name) is var body and > 0 && body < request.Count)
         {
             context.Scripts.Remember(request.Argument(body));

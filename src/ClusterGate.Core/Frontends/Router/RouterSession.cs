@@ -72,7 +72,14 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
         _context = context;
         Id = id;
         ConnectedAt = context.TimeProvider.GetUtcNow();
+        Authenticated = context.Options.Password is null;
     }
+
+    /// <summary>
+    /// The client may run commands: the gateway has no password, or the client authenticated (AUTH, HELLO AUTH) with
+    /// its credentials. Until then every command but the <c>no_auth</c> ones is answered <c>NOAUTH</c> (<see cref="ClientAuth"/>).
+    /// </summary>
+    public bool Authenticated { get; set; }
 
     public long Id { get; }
 
@@ -301,7 +308,7 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
     {
         stop = false;
         var rest = buffer.Slice(consumed);
-        if (!_request.InProgress && !InSpecialMode)
+        if (!_request.InProgress && !InSpecialMode && Authenticated)
         {
             var span = rest.FirstSpan;
             if (RespRequestHead.TryScan(span, _context.Limits, out var length, out var count, out var nameOffset, out var nameLength, out var keyOffset, out var keyLength)

@@ -142,6 +142,7 @@ internal sealed partial class ShardSession
             Submitted submitted;
             var span = reader.UnreadSpan;
             if (!_request.InProgress
+                && _authenticated
                 && RespRequestHead.TryScan(span, _context.Limits, out var length, out var count, out var nameOffset, out var nameLength, out var argumentOffset, out var argumentLength))
             {
                 // The usual request: a whole RESP array in this segment; only the name (and first argument) matter.
@@ -197,9 +198,18 @@ internal sealed partial class ShardSession
                     unsent = default;
                 }
 
-                var name = Head(_request.Argument(0), nameScratch);
-                var argument = _request.Count > 1 ? Head(_request.Argument(1), argumentScratch) : default;
-                submitted = Submit(default, _request.ArrayFrame, name, argument, _request.Count - 1, backend);
+                if (!_authenticated && RefuseUnauthenticated() is { } refused)
+                {
+                    _commands.Increment();
+                    _link.EnqueueLocal(refused);
+                    submitted = Submitted.Local;
+                }
+                else
+                {
+                    var name = Head(_request.Argument(0), nameScratch);
+                    var argument = _request.Count > 1 ? Head(_request.Argument(1), argumentScratch) : default;
+                    submitted = Submit(default, _request.ArrayFrame, name, argument, _request.Count - 1, backend);
+                }
             }
 
             switch (submitted)
@@ -256,6 +266,13 @@ internal sealed partial class ShardSession
     {
         var kind = Classify(name, argument, args, out var replies, out var readOnly);
         _commands.Increment();
+        if (kind == CommandKind.Reset)
+        {
+            // Back to the default user, as in Redis: unauthenticated again when the gateway has a password.
+            _authenticated = _context.Options.Password is null;
+            _resetsSent++;
+        }
+
         if (_link.State.MultiAborted)
         {
             _link.EnqueueLocal(kind switch
@@ -314,6 +331,49 @@ internal sealed partial class ShardSession
 
         _link.Enqueue(pending);
         return kind == CommandKind.Quit ? Submitted.Quit : Submitted.Backend;
+    }
+
+    /// <summary>
+    /// Before the client has authenticated (the gateway has a password; see <see cref="ClientAuth"/>): the reply that
+    /// refuses <see cref="_request"/>, or null to send it on. Sent on: what Redis itself answers before it looks at
+    /// authentication (an unknown command, a wrong arity), the <c>no_auth</c> commands, and AUTH or HELLO AUTH. With the
+    /// gateway's credentials these authenticate the session at once (a client may pipeline behind them); with others
+    /// (another ACL user) Redis decides, and the session is authenticated once it said yes.
+    /// </summary>
+    private byte[]? RefuseUnauthenticated()
+    {
+        if (_link.State.ClientAuthenticated(_resetsSent))
+        {
+            _authenticated = true;
+            return null;
+        }
+
+        var spec = _context.Commands.Find(_request);
+        if (spec is null || (spec.Arity > 0 ? _request.Count != spec.Arity : _request.Count < -spec.Arity))
+        {
+            return null;
+        }
+
+        var options = _context.Options;
+        switch (spec.Name)
+        {
+            case "auth":
+                _authenticated = ClientAuth.Matches(options.User, options.Password, _request.Count > 2 ? _request.ArgumentToString(1) : null, _request.ArgumentToString(_request.Count - 1));
+                return null;
+            case "hello":
+                for (var i = 2; i + 2 < _request.Count; i++)
+                {
+                    if (_request.ArgumentEquals(i, "AUTH"u8))
+                    {
+                        _authenticated = ClientAuth.Matches(options.User, options.Password, _request.ArgumentToString(i + 1), _request.ArgumentToString(i + 2));
+                        return null;
+                    }
+                }
+
+                return GatewayReplies.NoAuthHello;
+            default:
+                return (spec.Flags & CommandSpecFlags.NoAuth) != 0 ? null : GatewayReplies.NoAuth;
+        }
     }
 
     /// <summary>

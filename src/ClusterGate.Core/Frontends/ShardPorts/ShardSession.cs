@@ -33,6 +33,10 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
     private readonly ILogger _logger;
     private readonly MasterLink _link;
     private readonly Observability.StripedCounter _commands;
+
+    // The client may run commands: the gateway has no password, or the client authenticated (ClientAuth). Read loop only.
+    private bool _authenticated;
+    private int _resetsSent;
     private readonly RespRequest _request = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[] _lastName = new byte[32];
@@ -55,6 +59,7 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
         _context = context;
         _groupId = groupId;
         _commands = context.Stats.Group(groupId).Commands;
+        _authenticated = context.Options.Password is null;
         _logger = context.Logger;
         Id = id;
         _link = new MasterLink(groupId, id, context.Masters, context.Connector, context.LinkOptions, context.Logger, context.TimeProvider);
