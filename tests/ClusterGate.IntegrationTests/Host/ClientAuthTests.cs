@@ -44,6 +44,28 @@ public sealed class ClientAuthTests(ITestOutputHelper output)
         Assert.Contains(direct, r => r.Reply.StartsWith("-NOAUTH Authentication required.", StringComparison.Ordinal));
         Assert.Contains(direct, r => r.Reply.StartsWith("-WRONGPASS", StringComparison.Ordinal));
 
+        // Another ACL user: a shard port has a connection per client and leaves the AUTH to Redis; the router shares its
+        // connections, so it takes the gateway's own credentials only.
+        await using (var admin = await RespClient.ConnectAsync(master, cts.Token))
+        {
+            Assert.True((await admin.CallAsync(ReplyBound, cts.Token, "AUTH", Password)).IsOk);
+            Assert.True((await admin.CallAsync(ReplyBound, cts.Token, "ACL", "SETUSER", "app", "on", ">apppw", "~*", "+@all")).IsOk);
+        }
+
+        await using (var app = await RespClient.ConnectAsync(gateway.ShardBasePort, cts.Token))
+        {
+            Assert.Equal("-WRONGPASS invalid username-password pair or user is disabled.", (await app.CallAsync(ReplyBound, cts.Token, "AUTH", "app", "wrong")).ToString());
+            Assert.Equal("-NOAUTH Authentication required.", (await app.CallAsync(ReplyBound, cts.Token, "GET", key)).ToString());
+            Assert.True((await app.CallAsync(ReplyBound, cts.Token, "AUTH", "app", "apppw")).IsOk);
+            Assert.Equal("$app", (await app.CallAsync(ReplyBound, cts.Token, "ACL", "WHOAMI")).ToString());
+            Assert.True((await app.CallAsync(ReplyBound, cts.Token, "SET", key, "app")).IsOk);
+        }
+
+        await using (var app = await RespClient.ConnectAsync(gateway.RouterPort, cts.Token))
+        {
+            Assert.Equal("-WRONGPASS invalid username-password pair or user is disabled.", (await app.CallAsync(ReplyBound, cts.Token, "AUTH", "app", "apppw")).ToString());
+        }
+
         // StackExchange.Redis with the password connects to both; without it, nothing it sends runs.
         foreach (var port in new[] { gateway.ShardBasePort, gateway.RouterPort })
         {
