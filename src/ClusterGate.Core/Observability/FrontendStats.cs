@@ -18,8 +18,21 @@ public sealed class FrontendStats(string frontend, CommandTimings? timings = nul
     /// <summary>"shard" or "router": the tag the metrics carry.</summary>
     public string Frontend { get; } = frontend;
 
-    /// <summary>Commands received from clients.</summary>
-    public StripedCounter Commands { get; } = new();
+    /// <summary>Commands received from clients, by <see cref="CommandClass"/> (where a frontend counts them by frontend: the router).</summary>
+    private readonly StripedCounter[] _commands = [.. CommandClasses.All.Select(_ => new StripedCounter())];
+
+    /// <summary>The counter of commands of <paramref name="commandClass"/> received from clients.</summary>
+    public StripedCounter Commands(CommandClass commandClass) => _commands[(int)commandClass];
+
+    /// <summary>
+    /// Commands received from clients since start, by class: the frontend's own counts plus its groups' (a shard port
+    /// counts each command once, in its group).
+    /// </summary>
+    public IEnumerable<(CommandClass Class, long Count)> CommandsByClass =>
+        CommandClasses.All.Select(c => (c, _commands[(int)c].Value + _groups.Values.Sum(g => g.Received(c).Value)));
+
+    /// <summary>Commands received from clients since start.</summary>
+    public long CommandCount => CommandsByClass.Sum(c => c.Count);
 
     /// <summary>Bytes read from clients.</summary>
     public StripedCounter BytesIn { get; } = new();
@@ -97,13 +110,21 @@ public sealed class FrontendStats(string frontend, CommandTimings? timings = nul
 /// <summary>What a frontend counts for one shard group: the commands it sent there (and, through <see cref="FrontendStats.Record"/>, their latency).</summary>
 public sealed class GroupStats(int id)
 {
+    private readonly StripedCounter[] _received = [.. CommandClasses.All.Select(_ => new StripedCounter())];
+
     public int Id { get; } = id;
 
-    /// <summary>
-    /// Commands sent to the group: on a shard port every command of the group's port; on the router every command
-    /// written to the group's master (a command over several groups counts in each).
-    /// </summary>
+    /// <summary>Commands the router wrote to the group's master (a command over several groups counts in each).</summary>
     public StripedCounter Commands { get; } = new();
+
+    /// <summary>The counter of commands of <paramref name="commandClass"/> received on the group's shard port.</summary>
+    public StripedCounter Received(CommandClass commandClass) => _received[(int)commandClass];
+
+    /// <summary>
+    /// Commands sent to the group since start: on a shard port every command of the group's port; on the router every
+    /// command written to the group's master.
+    /// </summary>
+    public long CommandCount => Commands.Value + _received.Sum(c => c.Value);
 
     /// <summary>The metrics' <c>group</c> tag, made once.</summary>
     public KeyValuePair<string, object?> Tag { get; } = new("group", id.ToString(CultureInfo.InvariantCulture));

@@ -101,9 +101,9 @@ internal sealed class GatewayMetrics : IDisposable
             "Clients refused since start (max clients, or too few file descriptors), by frontend.");
         _meter.CreateObservableCounter(
             "clustergate.commands",
-            () => Frontends(shards.Commands, router()?.Commands),
+            () => CommandsByClass(shards.Stats, router()?.Stats),
             "{command}",
-            "Commands received from clients, by frontend.");
+            "Commands received from clients, by frontend and class (write, read: Redis's flags; other).");
         _meter.CreateObservableCounter(
             "clustergate.command.errors",
             () => Errors(shards.Stats, router()?.Stats),
@@ -215,7 +215,18 @@ internal sealed class GatewayMetrics : IDisposable
         {
             foreach (var group in stats.Groups)
             {
-                yield return new Measurement<long>(group.Commands.Value, new KeyValuePair<string, object?>("frontend", stats.Frontend), group.Tag);
+                yield return new Measurement<long>(group.CommandCount, new KeyValuePair<string, object?>("frontend", stats.Frontend), group.Tag);
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> CommandsByClass(FrontendStats shard, FrontendStats? router)
+    {
+        foreach (var stats in Each(shard, router))
+        {
+            foreach (var (commandClass, count) in stats.CommandsByClass)
+            {
+                yield return new Measurement<long>(count, new KeyValuePair<string, object?>("frontend", stats.Frontend), new KeyValuePair<string, object?>("class", commandClass.Name()));
             }
         }
     }

@@ -52,8 +52,15 @@ public sealed class CommandTimingsTests
         stats.Group(0).Commands.Increment();
         stats.Group(5).Commands.Add(3);
 
+        stats.Group(5).Received(CommandClass.Read).Increment();
+        stats.Commands(CommandClass.Write).Add(4);
+
         Assert.Same(stats.Group(0), stats.Group(0));
-        Assert.Equal([(0, 2L), (5, 3L)], stats.Groups.Select(g => (g.Id, g.Commands.Value)).OrderBy(g => g.Id));
+        Assert.Equal([(0, 2L), (5, 4L)], stats.Groups.Select(g => (g.Id, g.CommandCount)).OrderBy(g => g.Id));
         Assert.Equal(new KeyValuePair<string, object?>("group", "5"), stats.Group(5).Tag);
+
+        // By class: the frontend's own counts and what its groups received (not what the router wrote to them).
+        Assert.Equal([(CommandClass.Write, 4L), (CommandClass.Read, 1L), (CommandClass.Other, 0L)], stats.CommandsByClass);
+        Assert.Equal(5, stats.CommandCount);
     }
 }

@@ -50,8 +50,16 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
         var before = await MetricsAsync(http, cts.Token);
         output.WriteLine(before);
         // (the start-up check's PING is counted too)
-        Assert.InRange(Sample(before, "clustergate_commands_total{otel_scope_name=\"ClusterGate\",frontend=\"router\"}"), 41, 51);
-        Assert.InRange(Sample(before, "clustergate_commands_total{otel_scope_name=\"ClusterGate\",frontend=\"shard\"}"), 41, 51);
+        Assert.InRange(SampleWhere(before, "clustergate_commands_total", "frontend=\"router\""), 41, 51);
+        Assert.InRange(SampleWhere(before, "clustergate_commands_total", "frontend=\"shard\""), 41, 51);
+
+        // By class, from Redis's flags: the 40 SETs are writes, the GET a read, the PINGs other.
+        foreach (var frontend in new[] { "frontend=\"router\"", "frontend=\"shard\"" })
+        {
+            Assert.Equal(40, SampleWhere(before, "clustergate_commands_total", frontend, "class=\"write\""));
+            Assert.Equal(1, SampleWhere(before, "clustergate_commands_total", frontend, "class=\"read\""));
+        }
+
         Assert.Equal(0, Sample(before, "clustergate_failovers_total"));
         Assert.Equal(3, Sample(before, "clustergate_groups"));
         foreach (var frontend in new[] { "router", "shard" })

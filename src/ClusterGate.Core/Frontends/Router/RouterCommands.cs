@@ -29,6 +29,7 @@ internal static partial class RouterCommands
     {
         var context = session.Context;
         var spec = context.Commands.Find(request);
+        session.CommandClass = spec?.Traits.Class ?? Observability.CommandClass.Other;
 
         // Inside MULTI everything but the transaction commands is queued (or refused, which aborts the transaction).
         if (session.Transaction is not null && spec?.Traits.Router != RouterDisposition.Transaction)
@@ -180,6 +181,7 @@ internal static partial class RouterCommands
         }
 
         var readOnly = spec.HasFlag(CommandSpecFlags.ReadOnly) && !spec.HasFlag(CommandSpecFlags.Write);
+        session.CommandClass = spec.Traits.Class;
         var routed = new RoutedCommand(frame, HashSlot.Compute(key), readOnly, session.Id, session.NewSlot()) { Protocol = session.Protocol };
         session.Sent(context.Dispatcher.Route(routed));
         return true;

@@ -73,7 +73,7 @@ public sealed class RouterFrontend : IAsyncDisposable
     public long RefusedClients => _admission.Refused;
 
     /// <summary>Commands received from router clients since start.</summary>
-    public long Commands => _context.Stats.Commands.Value;
+    public long Commands => _context.Stats.CommandCount;
 
     /// <summary>Bytes, waits for a master and latency of router clients.</summary>
     public Observability.FrontendStats Stats => _context.Stats;

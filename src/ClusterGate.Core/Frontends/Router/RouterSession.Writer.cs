@@ -11,7 +11,7 @@ internal sealed partial class RouterSession
     public ReplySlot NewSlot()
     {
         var slot = new ReplySlot(this) { Dropped = DropReply() };
-        _context.Stats.Commands.Increment();
+        _context.Stats.Commands(CommandClass).Increment();
         if (_sampleReadAt != 0)
         {
             slot.ReadAt = _sampleReadAt;

@@ -81,6 +81,9 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
     /// </summary>
     public bool Authenticated { get; set; }
 
+    /// <summary>The class of the command being handled, set before its reply slot is taken (<see cref="NewSlot"/> counts it there).</summary>
+    public Observability.CommandClass CommandClass { get; set; } = Observability.CommandClass.Other;
+
     public long Id { get; }
 
     public RouterContext Context => _context;
@@ -334,6 +337,7 @@ internal sealed partial class RouterSession : IClientSession, IBatchFlush, IDisp
                 RouterLog.ProtocolError(_context.Logger, Id, RemoteEndPoint, error ?? "?", suppressed);
             }
 
+            CommandClass = Observability.CommandClass.Other;
             var slot = NewSlot();
             slot.CloseAfter = true;
             Answer(slot, GatewayReplies.ProtocolError(error ?? "Protocol error"));

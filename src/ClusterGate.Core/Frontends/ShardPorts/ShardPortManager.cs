@@ -78,7 +78,7 @@ public sealed partial class ShardPortManager : IAsyncDisposable
     public long RefusedClients => _admission.Refused;
 
     /// <summary>Commands received from clients on every shard port since start.</summary>
-    public long Commands => _context.Stats.Groups.Sum(g => g.Commands.Value);
+    public long Commands => _context.Stats.CommandCount;
 
     /// <summary>Bytes, waits for a master and latency of the shard ports' clients.</summary>
     public Observability.FrontendStats Stats => _context.Stats;

@@ -200,7 +200,7 @@ internal sealed partial class ShardSession
 
                 if (!_authenticated && RefuseUnauthenticated() is { } refused)
                 {
-                    _commands.Increment();
+                    _groupStats.Received(_context.Commands.Find(_request)?.Traits.Class ?? Observability.CommandClass.Other).Increment();
                     _link.EnqueueLocal(refused);
                     submitted = Submitted.Local;
                 }
@@ -264,8 +264,8 @@ internal sealed partial class ShardSession
         int args,
         BackendConnection? backend)
     {
-        var kind = Classify(name, argument, args, out var replies, out var readOnly);
-        _commands.Increment();
+        var kind = Classify(name, argument, args, out var replies, out var readOnly, out var commandClass);
+        _groupStats.Received(commandClass).Increment();
         if (kind == CommandKind.Reset)
         {
             // Back to the default user, as in Redis: unauthenticated again when the gateway has a password.
@@ -382,7 +382,7 @@ internal sealed partial class ShardSession
     /// its traits are kept; containers (CONFIG GET) always look up, since the name alone does not decide (a
     /// pipelined CLUSTER SLOTS, CLUSTER NODES must not rewrite the second reply as the first).
     /// </summary>
-    private CommandKind Classify(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, int args, out int replies, out bool readOnly)
+    private CommandKind Classify(ReadOnlySpan<byte> name, ReadOnlySpan<byte> argument, int args, out int replies, out bool readOnly, out Observability.CommandClass commandClass)
     {
         CommandTraits traits;
         if (name.SequenceEqual(_lastName.AsSpan(0, _lastNameLength)))
@@ -402,6 +402,7 @@ internal sealed partial class ShardSession
         }
 
         readOnly = traits.Resendable;
+        commandClass = traits.Class;
         replies = traits.Kind switch
         {
             // One confirmation per channel; without channels, one per current subscription (at least one).

@@ -32,7 +32,7 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
     private readonly int _groupId;
     private readonly ILogger _logger;
     private readonly MasterLink _link;
-    private readonly Observability.StripedCounter _commands;
+    private readonly Observability.GroupStats _groupStats;
 
     // The client may run commands: the gateway has no password, or the client authenticated (ClientAuth). Read loop only.
     private bool _authenticated;
@@ -58,7 +58,7 @@ internal sealed partial class ShardSession : IClientSession, ILinkClient, IDispo
         _client = client;
         _context = context;
         _groupId = groupId;
-        _commands = context.Stats.Group(groupId).Commands;
+        _groupStats = context.Stats.Group(groupId);
         _authenticated = context.Options.Password is null;
         _logger = context.Logger;
         Id = id;

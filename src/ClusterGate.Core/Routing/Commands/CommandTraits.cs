@@ -66,7 +66,8 @@ internal enum ResponsePolicy : byte
 /// and the router's <see cref="Router"/> disposition. Derived from Redis's own flags and tips, plus the short
 /// explicit table below for what those do not say.
 /// </summary>
-internal readonly record struct CommandTraits(CommandKind Kind, bool Resendable, RouterDisposition Router, ResponsePolicy Response)
+internal readonly record struct CommandTraits(
+    CommandKind Kind, bool Resendable, RouterDisposition Router, ResponsePolicy Response, Observability.CommandClass Class = Observability.CommandClass.Other)
 {
     /// <summary>An unknown command (not in the table nor in the cluster's COMMAND reply).</summary>
     public static CommandTraits Unknown { get; } = new(CommandKind.Normal, false, RouterDisposition.Refused, ResponsePolicy.Default);
@@ -76,7 +77,8 @@ internal readonly record struct CommandTraits(CommandKind Kind, bool Resendable,
     /// default, its own connection for its duration, since nothing says what it does to the connection it runs on.
     /// </summary>
     public static CommandTraits UnknownToTable(CommandSpecFlags flags) =>
-        new(CommandKind.Normal, false, RouterDisposition.Dedicated, ResponsePolicy.Default);
+        new(CommandKind.Normal, false, RouterDisposition.Dedicated, ResponsePolicy.Default,
+            Observability.CommandClasses.Of((flags & CommandSpecFlags.Write) != 0, (flags & CommandSpecFlags.ReadOnly) != 0));
 
     // What flags and tips do not say: the connection effects, and the router's own answers.
     private static readonly FrozenDictionary<string, (CommandKind Kind, RouterDisposition? Router)> Explicit =
@@ -148,20 +150,21 @@ internal readonly record struct CommandTraits(CommandKind Kind, bool Resendable,
     {
         var resendable = (flags & CommandSpecFlags.ReadOnly) != 0 && (flags & (CommandSpecFlags.Write | CommandSpecFlags.Blocking)) == 0;
         var response = ResponseOf(tips);
+        var commandClass = Observability.CommandClasses.Of((flags & CommandSpecFlags.Write) != 0, (flags & CommandSpecFlags.ReadOnly) != 0);
         if (Explicit.TryGetValue(name, out var known))
         {
-            return new(known.Kind, resendable, known.Router ?? RouterDisposition.Shared, response);
+            return new(known.Kind, resendable, known.Router ?? RouterDisposition.Shared, response, commandClass);
         }
 
         // A subcommand of a container the router answers itself (CLIENT KILL, CLUSTER INFO) is answered there too.
         var bar = name.IndexOf('|', StringComparison.Ordinal);
         if (bar > 0 && Explicit.TryGetValue(name[..bar], out var container) && container.Router is RouterDisposition.Local or RouterDisposition.Refused)
         {
-            return new(CommandKind.Normal, resendable, container.Router.Value, response);
+            return new(CommandKind.Normal, resendable, container.Router.Value, response, commandClass);
         }
 
         var router = (flags & CommandSpecFlags.Blocking) != 0 ? RouterDisposition.Dedicated : RequestPolicyOf(tips);
-        return new(CommandKind.Normal, resendable, router, response);
+        return new(CommandKind.Normal, resendable, router, response, commandClass);
     }
 
     private static RouterDisposition RequestPolicyOf(ImmutableArray<string> tips)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using ClusterGate.Core.Observability;
 using ClusterGate.Core.Resp;
 using ClusterGate.Core.Routing.Commands;
 using Xunit;
@@ -32,6 +33,24 @@ public sealed class CommandCatalogTests
         Assert.True(CommandCatalog.Default.TryFind(name, out var spec));
 
         Assert.Equal(expected, spec.KeyIsFirstArgumentOnly);
+    }
+
+    [Theory]
+    [InlineData("set", CommandClass.Write)]
+    [InlineData("del", CommandClass.Write)]
+    [InlineData("blpop", CommandClass.Write)]
+    [InlineData("get", CommandClass.Read)]
+    [InlineData("mget", CommandClass.Read)]
+    [InlineData("scan", CommandClass.Read)]
+    [InlineData("ping", CommandClass.Other)]
+    [InlineData("auth", CommandClass.Other)]
+    [InlineData("eval", CommandClass.Other)]
+    [InlineData("publish", CommandClass.Other)]
+    public void Class_FromRedisFlags_WriteReadOrOther(string name, CommandClass expected)
+    {
+        Assert.True(CommandCatalog.Default.TryFind(name, out var spec));
+
+        Assert.Equal(expected, spec.Traits.Class);
     }
 
     [Fact]
