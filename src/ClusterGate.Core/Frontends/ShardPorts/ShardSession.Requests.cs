@@ -266,13 +266,6 @@ internal sealed partial class ShardSession
     {
         var kind = Classify(name, argument, args, out var replies, out var readOnly, out var commandClass);
         _groupStats.Received(commandClass).Increment();
-        if (kind == CommandKind.Reset)
-        {
-            // Back to the default user, as in Redis: unauthenticated again when the gateway has a password.
-            _authenticated = _context.Options.Password is null;
-            _resetsSent++;
-        }
-
         if (_link.State.MultiAborted)
         {
             _link.EnqueueLocal(kind switch
@@ -293,6 +286,13 @@ internal sealed partial class ShardSession
         {
             _link.EnqueueLocal(_link.NoMaster());
             return Submitted.Local;
+        }
+
+        if (kind == CommandKind.Reset)
+        {
+            // Sent: back to the default user, as in Redis, unauthenticated again when the gateway has a password.
+            _authenticated = _context.Options.Password is null;
+            _resetsSent++;
         }
 
         var pending = new PendingCommand
