@@ -19,6 +19,20 @@ internal static class CommonOptions
         Description = "Password for AUTH on every node (or set REDISCLI_AUTH).",
     };
 
+    /// <summary>
+    /// The password from the command line, with redis-cli's warning on stderr when there is one: every user of the host
+    /// can read a process's arguments (<c>ps</c>, <c>/proc/PID/cmdline</c>).
+    /// </summary>
+    public static string? PasswordWithWarning(string? password)
+    {
+        if (password is not null)
+        {
+            Console.Error.WriteLine("Warning: --password on the command line is visible to every user of this host (ps); set REDISCLI_AUTH or CLUSTERGATE__Password instead.");
+        }
+
+        return password;
+    }
+
     public static Option<string?> User() => new("--user")
     {
         Description = "ACL user for AUTH on every node.",

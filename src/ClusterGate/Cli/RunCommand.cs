@@ -79,7 +79,7 @@ internal static class RunCommand
             Set(nameof(GatewayOptions.SeqUrl), parse.GetValue(seq));
             Set(nameof(GatewayOptions.LogFile), parse.GetValue(logFile));
             Set(nameof(GatewayOptions.User), parse.GetValue(user));
-            Set(nameof(GatewayOptions.Password), parse.GetValue(password));
+            Set(nameof(GatewayOptions.Password), CommonOptions.PasswordWithWarning(parse.GetValue(password)));
             Set(nameof(GatewayOptions.LogLevel), parse.GetValue(logLevel));
             if (parse.GetValue(noRewrite))
             {

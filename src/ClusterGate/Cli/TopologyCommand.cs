@@ -18,7 +18,7 @@ internal static class TopologyCommand
         {
             seeds, json, user, password,
         };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(seeds), parse.GetValue(json), parse.GetValue(user), parse.GetValue(password), ct));
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(seeds), parse.GetValue(json), parse.GetValue(user), CommonOptions.PasswordWithWarning(parse.GetValue(password)), ct));
         return command;
     }
 

@@ -138,8 +138,14 @@ public sealed class AdminProbeTests(ITestOutputHelper output)
             "/readyz to answer 200 once the promotion is confirmed",
             ct: cts.Token);
 
-        // The failover is counted, and /metrics is valid Prometheus text by Prometheus's own checker.
-        var after = await MetricsAsync(http, cts.Token);
+        // The failover is counted (the event may follow the snapshot /readyz reads by a moment), and /metrics is valid
+        // Prometheus text by Prometheus's own checker.
+        var after = "";
+        await RedisCluster.WaitUntilAsync(
+            async ct => Sample(after = await MetricsAsync(http, ct), "clustergate_failovers_total") >= 1,
+            TimeSpan.FromSeconds(10),
+            "the failover counted in /metrics",
+            ct: cts.Token);
         output.WriteLine(after);
         Assert.Equal(1, Sample(after, "clustergate_failovers_total"));
         Assert.Equal(0, Sample(after, "clustergate_groups_without_master"));

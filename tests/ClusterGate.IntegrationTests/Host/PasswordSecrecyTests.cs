@@ -86,6 +86,7 @@ public sealed class PasswordSecrecyTests(ITestOutputHelper output)
 
             Assert.Contains("Session", texts["console"], StringComparison.Ordinal);   // Verbose lines were written
             Assert.Contains("\"groups\"", texts["clustergate topology"], StringComparison.Ordinal);
+            Assert.Contains("Warning: --password on the command line is visible", texts["clustergate topology"], StringComparison.Ordinal);
             Assert.Contains("WRONGPASS", texts["clustergate topology, wrong password"], StringComparison.Ordinal);
             Assert.Contains("'chatty'", texts["clustergate run, bad settings"], StringComparison.Ordinal);
         }
