@@ -11,6 +11,7 @@ using ClusterGate.Core.Transport.Uring;
 using ClusterGate.Observability;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 
 namespace ClusterGate.Hosting;
@@ -205,13 +206,24 @@ internal sealed partial class GatewayHost
         return 1;
     }
 
-    /// <summary>The metrics exporters: Prometheus text for the admin port's <c>/metrics</c>, and OTLP when an endpoint is set.</summary>
+    /// <summary>
+    /// The metrics exporters: Prometheus text for the admin port's <c>/metrics</c>, and OTLP when an endpoint is set: over
+    /// HTTP (protobuf) when the URL is the metrics path of OTLP/HTTP (<c>.../v1/metrics</c>, a collector's port 4318), else
+    /// over gRPC (port 4317). The export interval is OpenTelemetry's own setting (<c>OTEL_METRIC_EXPORT_INTERVAL</c>, ms).
+    /// </summary>
     private MeterProvider CreateMeterProvider()
     {
         var builder = Sdk.CreateMeterProviderBuilder().AddMeter(GatewayMetrics.MeterName).AddPrometheusExporter();
         if (_options.OtlpEndpoint is { Length: > 0 } endpoint)
         {
-            builder.AddOtlpExporter(otlp => otlp.Endpoint = new Uri(endpoint));
+            var uri = new Uri(endpoint);
+            builder.AddOtlpExporter(otlp =>
+            {
+                otlp.Endpoint = uri;
+                otlp.Protocol = uri.AbsolutePath.TrimEnd('/').EndsWith("/v1/metrics", StringComparison.Ordinal)
+                    ? OtlpExportProtocol.HttpProtobuf
+                    : OtlpExportProtocol.Grpc;
+            });
         }
 
         return builder.Build();
