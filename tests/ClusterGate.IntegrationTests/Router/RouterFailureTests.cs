@@ -261,6 +261,14 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
                 .Select(i => $"{list[i].Key} (group {list[i].Group}, acked at {(list[i].At - crashedAt).TotalMilliseconds:0} ms from the crash): {replies[i]}"));
         }
 
+        if (missing.Count > 0)
+        {
+            foreach (var node in cluster.Nodes.Where(n => n.Port == master || n.Port == promotion.Port))
+            {
+                output.WriteLine($"127.0.0.1:{node.Port}:\n{node.Diagnostics()}");
+            }
+        }
+
         Assert.True(missing.Count == 0, $"{missing.Count} acknowledged writes are missing: {string.Join("; ", missing.Take(20))}");
     }
 
@@ -504,6 +512,10 @@ public sealed class RouterFailureTests(ITestOutputHelper output)
             var direct = await cluster.CliAsync(promotion.Port, ["DBSIZE"], cts.Token);
             var page = await cluster.CliAsync(promotion.Port, ["SCAN", "0", "MATCH", "scanfo:*", "COUNT", "20"], cts.Token);
             output.WriteLine($"promoted 127.0.0.1:{promotion.Port}: DBSIZE {direct.Trim()}; SCAN 0 directly: {page.ReplaceLineEndings(" ")}");
+            foreach (var node in cluster.Nodes.Where(n => n.Port == master || n.Port == promotion.Port))
+            {
+                output.WriteLine($"127.0.0.1:{node.Port}:\n{node.Diagnostics()}");
+            }
         }
 
         Assert.True(missing.Count == 0, $"{missing.Count} keys never returned, e.g. {string.Join(", ", missing.Take(10))}");
