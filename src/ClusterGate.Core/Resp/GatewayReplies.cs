@@ -57,6 +57,21 @@ internal static class GatewayReplies
     public static byte[] UnknownCommand(string name, string argumentsPreview) =>
         Error($"ERR unknown command '{name}', with args beginning with: {argumentsPreview}");
 
+    /// <summary>Redis's reply to a command it does not know: the name and the first arguments, each cut at 128 characters.</summary>
+    public static byte[] UnknownCommand(RespRequest request)
+    {
+        var preview = new System.Text.StringBuilder();
+        for (var i = 1; i < request.Count && preview.Length < 128; i++)
+        {
+            preview.Append('\'').Append(Truncate(request.ArgumentToString(i))).Append("' ");
+        }
+
+        return UnknownCommand(Truncate(request.ArgumentToString(0)), preview.ToString());
+    }
+
+    /// <summary>What Redis echoes of a client's argument in an error: at most 128 characters.</summary>
+    public static string Truncate(string text) => text.Length > 128 ? text[..128] : text;
+
     public static byte[] WrongArity(string command) => Error($"ERR wrong number of arguments for '{command}' command");
 
     /// <summary>The command was sent and the connection died (or went silent) before its reply: it may have run.</summary>

@@ -180,7 +180,7 @@ internal static partial class RouterCommands
                 GatewayReplies.Error("ERR CLIENT TRACKING is not supported by the router: its invalidations belong to one connection to one node, and a router client's keys live on every master; use a shard port (ClusterGate)"),
             _ when request.ArgumentEquals(1, "HELP"u8) => ClientHelp(),
             _ when !session.Context.Commands.TryFind("client|" + request.ArgumentToString(1).ToLowerInvariant(), out _) =>
-                GatewayReplies.Error($"ERR unknown subcommand '{Truncate(request.ArgumentToString(1))}'. Try CLIENT HELP."),
+                GatewayReplies.Error($"ERR unknown subcommand '{GatewayReplies.Truncate(request.ArgumentToString(1))}'. Try CLIENT HELP."),
             _ => GatewayReplies.ClientSubcommandNotSupported(request.ArgumentToString(1).ToUpperInvariant()),
         };
         session.Answer(slot, reply);

@@ -45,7 +45,7 @@ internal static partial class RouterCommands
         var hashSlot = -1;
         if (spec is null)
         {
-            refusal = GatewayReplies.UnknownCommand(Truncate(request.ArgumentToString(0)), ArgsPreview(request));
+            refusal = GatewayReplies.UnknownCommand(request);
         }
         else if (spec.Arity > 0 ? request.Count != spec.Arity : request.Count < -spec.Arity)
         {

@@ -46,7 +46,7 @@ internal static partial class RouterCommands
 
         if (spec is null)
         {
-            session.Answer(session.NewSlot(), GatewayReplies.UnknownCommand(Truncate(request.ArgumentToString(0)), ArgsPreview(request)));
+            session.Answer(session.NewSlot(), GatewayReplies.UnknownCommand(request));
             return CommandOutcome.Done;
         }
 
@@ -217,18 +217,5 @@ internal static partial class RouterCommands
         var writer = new ArrayBufferWriter<byte>((int)payload.Length + 16);
         RespWriter.WriteBulkString(writer, payload);
         return writer.WrittenSpan.ToArray();
-    }
-
-    private static string Truncate(string text) => text.Length > 128 ? text[..128] : text;
-
-    private static string ArgsPreview(RespRequest request)
-    {
-        var preview = new StringBuilder();
-        for (var i = 1; i < request.Count && preview.Length < 128; i++)
-        {
-            preview.Append('\'').Append(Truncate(request.ArgumentToString(i))).Append("' ");
-        }
-
-        return preview.ToString();
     }
 }

@@ -335,10 +335,11 @@ internal sealed partial class ShardSession
 
     /// <summary>
     /// Before the client has authenticated (the gateway has a password; see <see cref="ClientAuth"/>): the reply that
-    /// refuses <see cref="_request"/>, or null to send it on. Sent on: what Redis itself answers before it looks at
-    /// authentication (an unknown command, a wrong arity), the <c>no_auth</c> commands, and AUTH or HELLO AUTH. With the
-    /// gateway's credentials these authenticate the session at once (a client may pipeline behind them); with others
-    /// (another ACL user) Redis decides, and the session is authenticated once it said yes.
+    /// refuses <see cref="_request"/>, or null to send it on. Refused in Redis's order and words: an unknown command, a
+    /// wrong arity, then NOAUTH (answered here: the backend connection is the gateway's, authenticated, and would run
+    /// what it knows, a command loaded after the gateway's table included). Sent on: the <c>no_auth</c> commands, and
+    /// AUTH or HELLO AUTH. With the gateway's credentials these authenticate the session at once (a client may pipeline
+    /// behind them); with others (another ACL user) Redis decides, and the session is authenticated once it said yes.
     /// </summary>
     private byte[]? RefuseUnauthenticated()
     {
@@ -349,9 +350,14 @@ internal sealed partial class ShardSession
         }
 
         var spec = _context.Commands.Find(_request);
-        if (spec is null || (spec.Arity > 0 ? _request.Count != spec.Arity : _request.Count < -spec.Arity))
+        if (spec is null)
         {
-            return null;
+            return GatewayReplies.UnknownCommand(_request);
+        }
+
+        if (spec.Arity > 0 ? _request.Count != spec.Arity : _request.Count < -spec.Arity)
+        {
+            return GatewayReplies.WrongArity(spec.Name);
         }
 
         var options = _context.Options;
