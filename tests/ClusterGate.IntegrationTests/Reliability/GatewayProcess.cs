@@ -87,7 +87,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
         catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
         {
-            throw new InvalidOperationException($"The gateway did not start; its output:\n{gateway.Output}", ex);
+            // Stopped here: no caller holds it to stop it later.
+            var output = gateway.Output;
+            await gateway.DisposeAsync();
+            throw new InvalidOperationException($"The gateway did not start; its output:\n{output}", ex);
         }
         catch
         {
