@@ -173,6 +173,55 @@ public sealed partial class RedisCluster : IAsyncDisposable
     /// 16384 slots assigned, shows the same masters/slots/replicas with no failed or handshaking node,
     /// and every replica's link to its master is up.
     /// </summary>
+    /// <summary>
+    /// Waits until every replica of the master at <paramref name="masterPort"/> acknowledged what the master had written
+    /// when this was called (what <c>WAIT</c> does, for the writes of every connection, not one). Redis replicates
+    /// asynchronously: only writes the replica acknowledged survive the master's crash for sure.
+    /// </summary>
+    public async Task WaitForReplicasToCatchUpAsync(int masterPort, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var target = ReplicationField(await CliAsync(masterPort, ["INFO", "replication"], ct), "master_repl_offset");
+        var problem = "";
+        await WaitUntilAsync(
+            async token => (problem = ReplicaBehind(await CliAsync(masterPort, ["INFO", "replication"], token), target) ?? "") == "",
+            timeout,
+            $"the replicas of 127.0.0.1:{masterPort} to acknowledge offset {target}",
+            () => problem,
+            ct);
+    }
+
+    /// <summary>
+    /// From a master's <c>INFO replication</c>: why a replica is not caught up with <paramref name="target"/> (default: the
+    /// master's offset now), or null when every one is online at or past it (or it has none).
+    /// </summary>
+    private static string? ReplicaBehind(string replication, long? target = null)
+    {
+        if (!replication.Contains("role:master", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var wanted = target ?? ReplicationField(replication, "master_repl_offset");
+        foreach (var line in replication.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("slave", StringComparison.Ordinal) && l.Contains(":ip=", StringComparison.Ordinal)))
+        {
+            var fields = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Split(',')
+                .Select(f => f.Split('=', 2)).Where(f => f.Length == 2).ToDictionary(f => f[0], f => f[1], StringComparer.Ordinal);
+            var offset = fields.TryGetValue("offset", out var text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : -1;
+            if (fields.GetValueOrDefault("state") != "online" || offset < wanted)
+            {
+                return $"replica {fields.GetValueOrDefault("port")} is {fields.GetValueOrDefault("state")} at offset {offset}, the master at {wanted}";
+            }
+        }
+
+        return null;
+    }
+
+    private static long ReplicationField(string replication, string name)
+    {
+        var line = replication.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal));
+        return line is not null && long.TryParse(line[(name.Length + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : 0;
+    }
+
     public Task WaitForConvergenceAsync(TimeSpan timeout, CancellationToken ct = default)
     {
         var problem = "";
@@ -431,6 +480,14 @@ public sealed partial class RedisCluster : IAsyncDisposable
                 && !replication.Contains("master_link_status:up", StringComparison.Ordinal))
             {
                 return (false, $"{node.Endpoint}: replication link not up yet");
+            }
+
+            // A replica's link is up once it loaded the master's RDB, but after a diskless sync the master streams
+            // commands to it only from its first REPLCONF ACK (up to a second later): writes meanwhile wait in the master's
+            // buffer and die with it. Converged means every replica has acknowledged the master's offset.
+            if (ReplicaBehind(replication) is { } behind)
+            {
+                return (false, $"{node.Endpoint}: {behind}");
             }
 
             var lines = ClusterNodeLine.ParseAll(nodes);
