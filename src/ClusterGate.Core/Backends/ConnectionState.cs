@@ -197,7 +197,9 @@ internal sealed class ConnectionState
         {
             if (_hello is null && _auth is null && password is not null)
             {
-                commands.Add((Encode(user is not null ? ["AUTH", user, password] : ["AUTH", password]), CommandKind.Auth, 1));
+                // The gateway's own credentials, not the client's: sent as a plain command, so nothing records it as the
+                // client's AUTH (see ClientAuthenticated).
+                commands.Add((Encode(user is not null ? ["AUTH", user, password] : ["AUTH", password]), CommandKind.Normal, 1));
             }
 
             if (_auth is not null)

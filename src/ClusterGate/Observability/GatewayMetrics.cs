@@ -179,10 +179,10 @@ internal sealed class GatewayMetrics : IDisposable
 
     private static IEnumerable<Measurement<long>> Frontends(long shard, long? router)
     {
-        yield return new Measurement<long>(shard, new KeyValuePair<string, object?>("frontend", "shard"));
+        yield return new Measurement<long>(shard, Shard);
         if (router is { } value)
         {
-            yield return new Measurement<long>(value, new KeyValuePair<string, object?>("frontend", "router"));
+            yield return new Measurement<long>(value, Router);
         }
     }
 

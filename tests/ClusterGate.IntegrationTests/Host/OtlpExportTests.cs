@@ -22,12 +22,9 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
     public async Task OtlpEndpoint_HttpMetricsPath_GatewayMetricsPostedAsProtobuf()
     {
         using var cts = new CancellationTokenSource(TestBound);
-        var collectorPort = CliProcess.UnusedPort();
-        using var collector = new HttpListener();
-        collector.Prefixes.Add($"http://127.0.0.1:{collectorPort}/");
-        collector.Start();
         var posts = new ConcurrentQueue<(string Path, string? ContentType, byte[] Body)>();
-        var receiving = Task.Run(() => ReceiveAsync(collector, posts), CancellationToken.None);
+        await using var collector = new LocalHttpReceiver(context => ReceiveAsync(context, posts));
+        var collectorPort = collector.Port;
 
         await using var cluster = await RedisCluster.StartAsync(new RedisClusterOptions(), cts.Token);
         await using var gateway = await GatewayProcess.StartAsync(
@@ -60,34 +57,18 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
         Assert.True(Contains(post.Body, "router"), "the frontend tag is in the export");
         Assert.False(gateway.HasExited, gateway.Output);
 
-        collector.Stop();
-        await receiving;
     }
 
     private static bool Contains(byte[] body, string text) => body.AsSpan().IndexOf(Encoding.UTF8.GetBytes(text)) >= 0;
 
-    private static async Task ReceiveAsync(HttpListener listener, ConcurrentQueue<(string, string?, byte[])> posts)
+    /// <summary>An OTLP/HTTP collector's metrics endpoint: the protobuf body kept, an empty ExportMetricsServiceResponse back.</summary>
+    private static async Task ReceiveAsync(HttpListenerContext context, ConcurrentQueue<(string, string?, byte[])> posts)
     {
-        while (listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await listener.GetContextAsync();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            using var body = new MemoryStream();
-            await context.Request.InputStream.CopyToAsync(body);
-            posts.Enqueue((context.Request.Url!.AbsolutePath, context.Request.ContentType, body.ToArray()));
-
-            // An empty ExportMetricsServiceResponse: no fields, no bytes.
-            context.Response.StatusCode = (int)HttpStatusCode.OK;
-            context.Response.ContentType = "application/x-protobuf";
-            context.Response.Close();
-        }
+        using var body = new MemoryStream();
+        await context.Request.InputStream.CopyToAsync(body);
+        posts.Enqueue((context.Request.Url!.AbsolutePath, context.Request.ContentType, body.ToArray()));
+        context.Response.StatusCode = (int)HttpStatusCode.OK;
+        context.Response.ContentType = "application/x-protobuf";
+        context.Response.Close();
     }
 }

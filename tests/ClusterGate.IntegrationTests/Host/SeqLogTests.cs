@@ -24,13 +24,10 @@ public sealed class SeqLogTests(ITestOutputHelper output)
     public async Task MasterCrashes_FailoverEventPostedToSeqWithItsProperties()
     {
         using var cts = new CancellationTokenSource(TestBound);
-        var seqPort = CliProcess.UnusedPort();
-        using var seq = new HttpListener();
-        seq.Prefixes.Add($"http://127.0.0.1:{seqPort}/");
-        seq.Start();
         var events = new ConcurrentQueue<JsonElement>();
         var paths = new ConcurrentQueue<string>();
-        var receiving = Task.Run(() => ReceiveAsync(seq, events, paths), CancellationToken.None);
+        await using var seq = new LocalHttpReceiver(context => ReceiveAsync(context, events, paths));
+        var seqPort = seq.Port;
 
         await using var cluster = await RedisCluster.StartAsync(new RedisClusterOptions { NodeTimeout = TimeSpan.FromMilliseconds(2000) }, cts.Token);
         var logDirectory = Directory.CreateTempSubdirectory("clustergate-log-").FullName;
@@ -76,8 +73,6 @@ public sealed class SeqLogTests(ITestOutputHelper output)
         Assert.Equal("Topology {Kind}: group {GroupId}, node {NodeId}: {Detail}", json.RootElement.GetProperty("MessageTemplate").GetString());
         Assert.StartsWith("Topology MasterChanged: group", json.RootElement.GetProperty("RenderedMessage").GetString(), StringComparison.Ordinal);
 
-        seq.Stop();
-        await receiving;
         await gateway.DisposeAsync();
         Directory.Delete(logDirectory, recursive: true);
     }
@@ -89,31 +84,19 @@ public sealed class SeqLogTests(ITestOutputHelper output)
         return reader.ReadToEnd();
     }
 
-    private static async Task ReceiveAsync(HttpListener listener, ConcurrentQueue<JsonElement> events, ConcurrentQueue<string> paths)
+    /// <summary>Seq's ingestion API as the sink uses it: CLEF, one JSON event per line, 201 Created.</summary>
+    private static async Task ReceiveAsync(HttpListenerContext context, ConcurrentQueue<JsonElement> events, ConcurrentQueue<string> paths)
     {
-        while (listener.IsListening)
+        paths.Enqueue(context.Request.Url!.AbsolutePath);
+        using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
         {
-            HttpListenerContext context;
-            try
+            foreach (var line in (await reader.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
-                context = await listener.GetContextAsync();
+                events.Enqueue(JsonDocument.Parse(line).RootElement.Clone());
             }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            paths.Enqueue(context.Request.Url!.AbsolutePath);
-            using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8))
-            {
-                foreach (var line in (await reader.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                {
-                    events.Enqueue(JsonDocument.Parse(line).RootElement.Clone());
-                }
-            }
-
-            context.Response.StatusCode = (int)HttpStatusCode.Created;
-            context.Response.Close();
         }
+
+        context.Response.StatusCode = (int)HttpStatusCode.Created;
+        context.Response.Close();
     }
 }

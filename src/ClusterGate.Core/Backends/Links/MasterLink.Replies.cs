@@ -275,10 +275,8 @@ internal sealed partial class MasterLink
             LogReplayFailed(Encoding.UTF8.GetString(frame).TrimEnd());
         }
 
-        if (!isError && !(head.IsInternal && head.Kind is CommandKind.Auth or CommandKind.Hello))
+        if (!isError)
         {
-            // (A replayed AUTH or HELLO records nothing new: the client's own are recorded already, and the gateway's
-            // AUTH for a client that never sent one must not count as the client's; see ConnectionState.ClientAuthenticated.)
             _state.Apply(head.Kind, head.Request, frame, ref _quitReplied);
         }
         else if (head.Kind is CommandKind.Exec or CommandKind.Discard)

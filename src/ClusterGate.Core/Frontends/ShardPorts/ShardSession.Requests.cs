@@ -198,9 +198,9 @@ internal sealed partial class ShardSession
                     unsent = default;
                 }
 
-                if (!_authenticated && RefuseUnauthenticated() is { } refused)
+                if (!_authenticated && RefuseUnauthenticated(out var refusedSpec) is { } refused)
                 {
-                    _groupStats.Received(_context.Commands.Find(_request)?.Traits.Class ?? Observability.CommandClass.Other).Increment();
+                    _groupStats.Received(refusedSpec?.Traits.Class ?? Observability.CommandClass.Other).Increment();
                     _link.EnqueueLocal(refused);
                     submitted = Submitted.Local;
                 }
@@ -341,15 +341,16 @@ internal sealed partial class ShardSession
     /// AUTH or HELLO AUTH. With the gateway's credentials these authenticate the session at once (a client may pipeline
     /// behind them); with others (another ACL user) Redis decides, and the session is authenticated once it said yes.
     /// </summary>
-    private byte[]? RefuseUnauthenticated()
+    private byte[]? RefuseUnauthenticated(out CommandSpec? spec)
     {
+        spec = null;
         if (_link.State.ClientAuthenticated(_resetsSent))
         {
             _authenticated = true;
             return null;
         }
 
-        var spec = _context.Commands.Find(_request);
+        spec = _context.Commands.Find(_request);
         if (spec is null)
         {
             return GatewayReplies.UnknownCommand(_request);
